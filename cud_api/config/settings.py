@@ -1,0 +1,168 @@
+"""Settings for the write API, read once from the environment (names per README contracts)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable ("1", "true", "yes", "on" mean true)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str) -> list[str]:
+    """Read a comma-separated environment variable as a list of non-empty items."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+# No committed secret. Django reads SECRET_KEY lazily, so migrations and type checks work
+# without one; wsgi.py touches it at startup so a server without a key fails immediately.
+# Only in debug is a fixed, obviously-local key acceptable.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = "django-insecure-local-debug-only-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *env_list("DJANGO_ALLOWED_HOSTS")]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "cud_api.todos.apps.TodosConfig",
+]
+
+MIDDLEWARE = [
+    # First, so an oversized body is refused before anything reads it.
+    "cud_api.core.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cud_api.config.urls"
+WSGI_APPLICATION = "cud_api.config.wsgi.application"
+
+# URLs are matched with an optional trailing slash; never redirect a POST to add one.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        # psycopg 3 (Django picks it when installed): one driver for the whole project.
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("POSTGRES_HOST", "localhost"),
+        "PORT": os.environ.get("POSTGRES_PORT", "5432"),
+        "NAME": os.environ.get("POSTGRES_DB", "todos"),
+        "USER": os.environ.get("POSTGRES_USER", "todo"),
+        "PASSWORD": os.environ.get("POSTGRES_PASSWORD", "todo-local-password"),
+        # One persistent connection per gthread thread, re-checked after PostgreSQL restarts.
+        "CONN_MAX_AGE": int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            # Short connect timeout: a down database must become a quick 503, not a hung worker.
+            "connect_timeout": 3,
+            "application_name": "cud_api",
+        },
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# The API accepts bodies up to 64 KiB; BodySizeLimitMiddleware answers 413 above that.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The API is open, as in the seed; no session auth also means no CSRF on the JSON API.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "cud_api.core.exception_handlers.envelope_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "todo-eda write API",
+    "DESCRIPTION": (
+        "Writes are validated, emitted as commands on Kafka topic `todos` and answered with 202; "
+        "the command's status is at `/api/commands/{command_id}/`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets come from drf-spectacular-sidecar: no outside network needed.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+KAFKA_BROKER_URL = os.environ.get("KAFKA_BROKER_URL", "localhost:9092")
+KAFKA_COMMAND_TOPIC = "todos"
+# Upper bound for a command's delivery (librdkafka message.timeout.ms); the request waits this
+# long at most for the broker's acknowledgement before answering 503.
+KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_MS", "5000"))
+# Seconds a client is asked to wait (Retry-After) when a dependency is down.
+RETRY_AFTER_SECONDS = 5
+
+IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # 4xx are answered on purpose; keep Django from logging each as a warning.
+        "django.request": {"level": "ERROR"},
+    },
+}

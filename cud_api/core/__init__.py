@@ -1,0 +1,1 @@
+"""Cross-cutting API pieces: error envelope, exception handler, middleware, health."""

@@ -1,0 +1,1 @@
+"""Request middleware: refuse oversized bodies with a real 413."""
