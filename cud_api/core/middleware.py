@@ -1,1 +1,37 @@
 """Request middleware: refuse oversized bodies with a real 413."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from cud_api.core.responses import error_json_response
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 for a declared body over MAX_BODY_BYTES, before anything reads it.
+
+    DRF reads the WSGI stream itself, so DATA_UPLOAD_MAX_MEMORY_SIZE alone does not guard
+    JSON bodies, and where Django does apply it the answer is a 400.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Check Content-Length, then pass the request on."""
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(declared)
+        except ValueError:
+            return error_json_response(status_code=400, message="Invalid Content-Length header.")
+        limit = settings.MAX_BODY_BYTES
+        if length > limit:
+            return error_json_response(
+                status_code=413,
+                message=f"Request body is {length} bytes; the limit is {limit} bytes.",
+                errors={"body": [f"Must be at most {limit} bytes."]},
+            )
+        return self.get_response(request)

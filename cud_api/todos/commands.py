@@ -1,0 +1,228 @@
+"""Commands on Kafka topic `todos`: building them and publishing them durably.
+
+One long-lived confluent-kafka Producer per process, created lazily on first use so that it
+is born after gunicorn forks its workers (librdkafka threads do not survive a fork). A poller
+thread serves delivery reports; each request waits for its own report, so a 202 is only
+answered once the broker acknowledged the command (acks=all, idempotent producer).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from django.conf import settings
+
+from cud_api.core.exceptions import DependencyUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command for the Faust command agent (README "The command")."""
+
+    command_id: uuid.UUID
+    todo_id: int
+    operation: str
+    data: Mapping[str, Any]
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored an acknowledged command."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def command_build(
+    *,
+    todo_id: int,
+    operation: str,
+    data: Mapping[str, Any],
+    command_id: uuid.UUID | None = None,
+    timestamp: datetime | None = None,
+) -> Command:
+    """Build a command with a fresh uuid4 and the current UTC time unless given."""
+    return Command(
+        command_id=command_id or uuid.uuid4(),
+        todo_id=todo_id,
+        operation=operation,
+        data=dict(data),
+        timestamp=timestamp or datetime.now(UTC),
+    )
+
+
+def command_key(todo_id: int) -> bytes:
+    """Return the record key for a todo: its id as JSON integer bytes (42 -> b"42")."""
+    return orjson.dumps(todo_id)
+
+
+def command_value(command: Command) -> bytes:
+    """Serialize a command to the JSON value carried on `todos`."""
+    return orjson.dumps(
+        {
+            "command_id": str(command.command_id),
+            "id": command.todo_id,
+            "operation": command.operation,
+            "data": dict(command.data),
+            "timestamp": command.timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+    )
+
+
+def producer_config() -> dict[str, Any]:
+    """Return the librdkafka configuration of the command producer."""
+    timeout_ms = settings.KAFKA_DELIVERY_TIMEOUT_MS
+    return {
+        "bootstrap.servers": settings.KAFKA_BROKER_URL,
+        "client.id": f"cud_api-{os.getpid()}",
+        "acks": "all",
+        "enable.idempotence": True,
+        # Java's default partitioner (murmur2 of the key bytes), as aiokafka and Debezium's
+        # Connect producer use, so a todo's command and its CDC events share a partition number.
+        "partitioner": "murmur2_random",
+        # Bounded delivery: after this long librdkafka reports the message as failed.
+        "message.timeout.ms": timeout_ms,
+        "request.timeout.ms": min(timeout_ms, 30000),
+        # Small linger: concurrent requests still batch, a lone request is not held back.
+        "linger.ms": 1,
+        # Reconnect quickly after a broker restart instead of backing off for up to 10 s.
+        "reconnect.backoff.ms": 100,
+        "reconnect.backoff.max.ms": 1000,
+        "error_cb": _on_error,
+    }
+
+
+@dataclass
+class _Pending:
+    """A produced message whose delivery report the request thread is waiting for."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: KafkaError | None = None
+    delivery: Delivery | None = None
+
+    def on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        """Record the broker's verdict (called on the poller thread)."""
+        if error is None:
+            self.delivery = Delivery(
+                topic=message.topic() or "",
+                partition=message.partition() or 0,
+                offset=message.offset() or 0,
+            )
+        self.error = error
+        self.done.set()
+
+
+class CommandPublisher:
+    """A process's producer plus the thread that serves its delivery reports."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.pid = os.getpid()
+        self.broken = False
+        self.producer = Producer(dict(config))
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.05)
+
+    def publish(self, *, topic: str, key: bytes, value: bytes, timeout: float) -> Delivery:
+        """Produce one record and wait for its delivery report; raise if it was not stored."""
+        pending = _Pending()
+        try:
+            self.producer.produce(topic, value=value, key=key, on_delivery=pending.on_delivery)
+        except BufferError as exc:
+            raise DependencyUnavailableError(
+                "kafka", "Kafka is not accepting commands right now.", f"local queue full: {exc}"
+            ) from exc
+        except KafkaException as exc:
+            raise DependencyUnavailableError(
+                "kafka", "Kafka is not accepting commands right now.", str(exc)
+            ) from exc
+        # librdkafka reports every message within message.timeout.ms; the margin covers the
+        # poller's interval, so giving up here means the report truly did not come.
+        if not pending.done.wait(timeout + 1.0):
+            raise DependencyUnavailableError(
+                "kafka",
+                "Kafka did not acknowledge the command in time.",
+                f"no delivery report within {timeout + 1.0:.1f}s",
+            )
+        if pending.error is not None or pending.delivery is None:
+            raise DependencyUnavailableError(
+                "kafka", "Kafka did not acknowledge the command.", str(pending.error)
+            )
+        return pending.delivery
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is still queued, then stop the poller."""
+        try:
+            self.producer.flush(timeout)
+        finally:
+            self._stop.set()
+
+
+_publisher: CommandPublisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _on_error(error: KafkaError) -> None:
+    """Log client-level errors; a fatal one retires the producer so the next call makes anew."""
+    if error.fatal():
+        logger.error("Kafka producer fatal error, replacing the producer: %s", error)
+        if _publisher is not None:
+            _publisher.broken = True
+    else:
+        logger.warning("Kafka producer: %s", error)
+
+
+def publisher_get() -> CommandPublisher:
+    """Return this process's publisher, creating it on first use (and after a fork)."""
+    global _publisher
+    current = _publisher
+    if current is not None and current.pid == os.getpid() and not current.broken:
+        return current
+    with _publisher_lock:
+        current = _publisher
+        if current is None or current.pid != os.getpid() or current.broken:
+            # A publisher inherited through fork() has no librdkafka threads: never reuse it.
+            current = CommandPublisher(producer_config())
+            _publisher = current
+            atexit.register(current.close)
+        return current
+
+
+def command_publish(command: Command) -> Delivery:
+    """Publish a command to `todos` and return once the broker acknowledged it."""
+    return publisher_get().publish(
+        topic=settings.KAFKA_COMMAND_TOPIC,
+        key=command_key(command.todo_id),
+        value=command_value(command),
+        timeout=settings.KAFKA_DELIVERY_TIMEOUT_MS / 1000,
+    )
+
+
+def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
+    """Ask the broker for the command topic's metadata; raise if it does not answer in time."""
+    metadata = publisher_get().producer.list_topics(
+        topic=settings.KAFKA_COMMAND_TOPIC, timeout=timeout
+    )
+    topic = metadata.topics.get(settings.KAFKA_COMMAND_TOPIC)
+    if topic is None or topic.error is not None:
+        reason = topic.error if topic is not None else "missing"
+        raise KafkaException(f"topic {settings.KAFKA_COMMAND_TOPIC}: {reason}")
+    return {"brokers": len(metadata.brokers), "partitions": len(topic.partitions)}

@@ -1,0 +1,54 @@
+"""Reads from PostgreSQL, the system of record."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from cud_api.todos.models import Todo, TodoCommand
+
+# bigint: larger ids cannot exist, and PostgreSQL would reject them in a comparison.
+MAX_TODO_ID = 2**63 - 1
+
+
+def todo_list() -> QuerySet[Todo]:
+    """Return all todos ordered by id."""
+    return Todo.objects.order_by("id")
+
+
+def todo_get(*, todo_id: int) -> Todo | None:
+    """Return the todo with this id, or None if the command agent has not stored it."""
+    return Todo.objects.filter(pk=todo_id).first()
+
+
+def todo_id_was_allocated(*, todo_id: int) -> bool:
+    """Tell whether the todos sequence has handed out this id (to the API or anyone else)."""
+    if not 1 <= todo_id <= MAX_TODO_ID:
+        return False
+    with connection.cursor() as cursor:
+        # NULL until the sequence's first nextval(); otherwise the highest id handed out
+        # (the sequence has CACHE 1, so no session holds unannounced values).
+        cursor.execute(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence('todos', 'id')::regclass)"
+        )
+        row = cursor.fetchone()
+    last = row[0] if row else None
+    return last is not None and todo_id <= last
+
+
+def todo_command_get(*, command_id: uuid.UUID) -> TodoCommand | None:
+    """Return the recorded outcome of a command, or None while it is pending."""
+    return TodoCommand.objects.filter(command_id=command_id).first()
+
+
+def postgres_check() -> dict[str, object]:
+    """Run a trivial query and confirm the schema is migrated; raise if PostgreSQL is down."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('public.todos') IS NOT NULL")
+        row = cursor.fetchone()
+    migrated = bool(row and row[0])
+    if not migrated:
+        raise RuntimeError("table public.todos is missing: run the migrations")
+    return {"migrated": migrated}

@@ -1,0 +1,69 @@
+"""Writes: validate against the system of record, allocate ids, emit commands.
+
+Django never writes a todo row: it emits a command and the Faust command agent applies it,
+so there is no dual write. Each service returns once Kafka acknowledged the command.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from cud_api.core.exceptions import NotFoundError
+from cud_api.todos.commands import command_build, command_publish
+from cud_api.todos.models import CommandOperation
+from cud_api.todos.selectors import todo_id_was_allocated
+
+
+@dataclass(frozen=True)
+class CommandReceipt:
+    """What the API tells the client about a queued command."""
+
+    todo_id: int
+    command_id: uuid.UUID
+    operation: str
+
+
+def todo_id_allocate() -> int:
+    """Take the next id from the `todos` sequence (the agent inserts the row with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('todos', 'id'))")
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _emit(*, todo_id: int, operation: str, data: Mapping[str, Any]) -> CommandReceipt:
+    command = command_build(todo_id=todo_id, operation=operation, data=data)
+    command_publish(command)
+    return CommandReceipt(todo_id=todo_id, command_id=command.command_id, operation=operation)
+
+
+def _ensure_allocated(todo_id: int) -> None:
+    # A todo whose create is still in flight has an allocated id but no row yet; its update
+    # or delete is accepted and lands after the create (same key, same partition).
+    if not todo_id_was_allocated(todo_id=todo_id):
+        raise NotFoundError(f"Todo {todo_id} does not exist.")
+
+
+def todo_create(*, title: str, description: str = "", completed: bool = False) -> CommandReceipt:
+    """Allocate an id and emit a create command carrying every field."""
+    todo_id = todo_id_allocate()
+    data = {"title": title, "description": description, "completed": completed}
+    return _emit(todo_id=todo_id, operation=CommandOperation.CREATE, data=data)
+
+
+def todo_update(*, todo_id: int, data: Mapping[str, Any]) -> CommandReceipt:
+    """Emit an update command with the fields sent (all for PUT, some for PATCH)."""
+    _ensure_allocated(todo_id)
+    return _emit(todo_id=todo_id, operation=CommandOperation.UPDATE, data=data)
+
+
+def todo_delete(*, todo_id: int) -> CommandReceipt:
+    """Emit a delete command."""
+    _ensure_allocated(todo_id)
+    return _emit(todo_id=todo_id, operation=CommandOperation.DELETE, data={})
