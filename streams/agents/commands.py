@@ -1,0 +1,65 @@
+"""Command agent: `todos` -> PostgreSQL, in batches, one transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import faust
+from faust.types import EventT
+from psycopg import Error as PostgresError
+from psycopg_pool import PoolTimeout
+
+from streams.app import app, connections, settings
+from streams.dlq import send_to_dlq
+from streams.records import DecodeError, TodoCommand, decode_command
+from streams.topics import commands_dlq_topic, commands_topic
+
+log = logging.getLogger(__name__)
+RETRY_MAX_SECONDS = 5.0
+
+
+async def decode_batch(events: Sequence[EventT]) -> list[TodoCommand]:
+    """Decode a batch, dead-lettering what can't be decoded, keeping the order of the rest."""
+    commands: list[TodoCommand] = []
+    for event in events:
+        try:
+            commands.append(decode_command(event.message.key, event.message.value))
+        except DecodeError as exc:
+            await send_to_dlq(commands_dlq_topic, event, str(exc))
+    return commands
+
+
+async def apply_with_retry(commands: Sequence[TodoCommand]) -> None:
+    """Apply a batch, retrying while PostgreSQL is unreachable.
+
+    The batch is not acknowledged until this returns, so a pause here holds the partition
+    (keeping each todo's commands in order) instead of skipping commands.
+    """
+    delay = 0.1
+    while True:
+        try:
+            outcome = await connections.command_store.apply_batch(commands)
+        except (PostgresError, PoolTimeout, OSError) as exc:
+            log.warning(
+                "command batch of %d failed, retrying in %.1fs: %r", len(commands), delay, exc
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+            continue
+        log.debug("command batch: %s", outcome)
+        return
+
+
+@app.agent(commands_topic, name="apply_commands")
+async def apply_commands(stream: faust.StreamT[bytes]) -> None:
+    """Apply each command to PostgreSQL; undecodable ones go to `todos.dlq`."""
+    await connections.open()
+    # take_events (not take): the batch keeps each record's key and offset for the DLQ.
+    async for events in stream.take_events(  # type: ignore[attr-defined]
+        settings.command_batch_size, within=settings.command_batch_seconds
+    ):
+        commands = await decode_batch(events)
+        if commands:
+            await apply_with_retry(commands)

@@ -1,0 +1,43 @@
+"""The one Faust app: `faust -A streams.app worker --web-port $READ_API_PORT`."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.connections import Connections, ConnectionsService
+from streams.settings import load_settings
+
+settings = load_settings()
+
+app = faust.App(
+    "todo-eda-streams",
+    broker=settings.faust_brokers,
+    store="rocksdb://",
+    datadir=str(settings.faust_data_dir),
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=1,
+    web_port=settings.read_api_port,
+    autodiscover=False,
+    # A new consumer group must see every command and change already in the topics.
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    # At least once with idempotent effects; exactly_once has open bugs on rebalance.
+    processing_guarantee="at_least_once",
+    # One worker is the usual deployment: a standby copy of the table would be pointless.
+    table_standby_replicas=0,
+)
+
+connections = Connections(settings)
+
+
+@app.service
+class _Connections(ConnectionsService):
+    """Bind the connections service to this app's clients."""
+
+    connections = connections
+
+
+# Registration by import: agents and views attach themselves to `app` (they import it,
+# which is why these come last).
+from streams.agents import changes, commands  # noqa: E402, F401
+from web_read import views  # noqa: E402, F401

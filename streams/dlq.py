@@ -1,0 +1,42 @@
+"""Dead letters: a record that can't be processed goes to `<topic>.dlq`, untouched."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from faust.types import EventT
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter_headers(event: EventT, reason: str) -> dict[str, bytes]:
+    """Return the headers that say where the record came from and why it was refused."""
+    message = event.message
+    return {
+        "dlq.reason": reason.encode("utf-8", "replace"),
+        "dlq.topic": message.topic.encode(),
+        "dlq.partition": str(message.partition).encode(),
+        "dlq.offset": str(message.offset).encode(),
+    }
+
+
+async def send_to_dlq(topic: faust.TopicT, event: EventT, reason: str) -> None:
+    """Publish the original key and value bytes with the reason, and wait for the broker."""
+    message = event.message
+    log.warning(
+        "dead-lettering %s[%s]@%s to %s: %s",
+        message.topic,
+        message.partition,
+        message.offset,
+        topic.get_topic_name(),
+        reason,
+    )
+    # Waiting for the acknowledgement keeps it at least once: the source offset is only
+    # committed after this returns.
+    delivery = await topic.send(
+        key=message.key,
+        value=message.value,
+        headers=dead_letter_headers(event, reason),
+    )
+    await delivery

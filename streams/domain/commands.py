@@ -1,0 +1,86 @@
+"""What a command does to the row it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from streams.records import Todo, TodoCommand
+
+TITLE_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Insert this new row."""
+
+    row: Todo
+
+
+@dataclass(frozen=True)
+class Update:
+    """Replace the row with this one."""
+
+    row: Todo
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Delete the row."""
+
+    todo_id: int
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Change nothing; record the command as rejected for this reason."""
+
+    reason: str
+
+
+Decision = Insert | Update | Remove | Reject
+
+
+def _invalid(data: dict[str, Any], *, creating: bool) -> str | None:
+    title = data.get("title")
+    if creating and title is None:
+        return "title is required"
+    if title is not None and not title.strip():
+        return "title must not be blank"
+    if title is not None and len(title) > TITLE_MAX_LENGTH:
+        return f"title is longer than {TITLE_MAX_LENGTH} characters"
+    return None
+
+
+def apply_command(row: Todo | None, command: TodoCommand) -> Decision:
+    """Decide what `command` does given the current row (None when there is none)."""
+    data = dict(command.data)
+    if command.operation == "create":
+        if row is not None:
+            return Reject(f"todo {command.todo_id} already exists")
+        reason = _invalid(data, creating=True)
+        if reason:
+            return Reject(reason)
+        return Insert(
+            Todo(
+                id=command.todo_id,
+                title=data["title"],
+                description=data.get("description", ""),
+                completed=data.get("completed", False),
+                created_at=command.timestamp,
+                updated_at=command.timestamp,
+                version=1,
+            )
+        )
+    if row is None:
+        return Reject(f"todo {command.todo_id} does not exist")
+    if command.operation == "delete":
+        return Remove(command.todo_id)
+    reason = _invalid(data, creating=False)
+    if reason:
+        return Reject(reason)
+    # Never move updated_at backwards, even if a client clock lags the row's.
+    updated_at = command.timestamp
+    if row.updated_at is not None and row.updated_at > updated_at:
+        updated_at = row.updated_at
+    return Update(replace(row, **data, updated_at=updated_at, version=row.version + 1))

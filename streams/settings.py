@@ -1,0 +1,67 @@
+"""Configuration of the stream worker, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker needs to know about its surroundings."""
+
+    kafka_broker_url: str
+    postgres_host: str
+    postgres_port: int
+    postgres_db: str
+    postgres_user: str
+    postgres_password: str
+    mongo_url: str
+    mongo_db: str
+    read_api_port: int
+    topic_partitions: int
+    faust_data_dir: Path
+    command_batch_size: int
+    command_batch_seconds: float
+
+    @property
+    def faust_brokers(self) -> list[str]:
+        """Return the broker list in Faust's URL form."""
+        hosts = [h.strip() for h in self.kafka_broker_url.split(",") if h.strip()]
+        return [h if "://" in h else f"kafka://{h}" for h in hosts]
+
+    @property
+    def postgres_conninfo(self) -> str:
+        """Return a libpq connection string."""
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=self.postgres_password,
+            application_name="todo-eda-streams",
+        )
+
+
+def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
+    """Build the settings from environment variables, with the shared defaults."""
+    state_dir = Path(env.get("TODO_EDA_STATE_DIR") or "./.state")
+    return Settings(
+        kafka_broker_url=env.get("KAFKA_BROKER_URL", "localhost:9092"),
+        postgres_host=env.get("POSTGRES_HOST", "localhost"),
+        postgres_port=int(env.get("POSTGRES_PORT", "5432")),
+        postgres_db=env.get("POSTGRES_DB", "todos"),
+        postgres_user=env.get("POSTGRES_USER", "todo"),
+        postgres_password=env.get("POSTGRES_PASSWORD", "todo-local-password"),
+        mongo_url=env.get("MONGO_URL", "mongodb://localhost:27017"),
+        mongo_db=env.get("MONGO_DB", "todos"),
+        read_api_port=int(env.get("READ_API_PORT", "8080")),
+        topic_partitions=int(env.get("TOPIC_PARTITIONS", "4")),
+        faust_data_dir=Path(env.get("FAUST_DATA_DIR") or state_dir / "faust"),
+        command_batch_size=int(env.get("STREAMS_COMMAND_BATCH_SIZE", "500")),
+        command_batch_seconds=float(env.get("STREAMS_COMMAND_BATCH_SECONDS", "0.01")),
+    )

@@ -1,0 +1,125 @@
+"""Pure decisions: apply_command and project_change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from streams.domain import Insert, Reject, Remove, Update, apply_command, project_change
+from streams.records import decode_change, decode_command
+from tests.unit.streams.samples import change, command_bytes, row
+
+
+def _command(operation="create", **overrides):
+    return decode_command(b"42", command_bytes(operation=operation, **overrides))
+
+
+def _created():
+    decision = apply_command(None, _command())
+    assert isinstance(decision, Insert)
+    return decision.row
+
+
+def test_create_inserts_version_one_with_the_command_time():
+    todo = _created()
+    assert (todo.id, todo.title, todo.version) == (42, "Learn Kafka", 1)
+    assert todo.created_at == todo.updated_at == _command().timestamp
+
+
+def test_create_fills_defaults_for_fields_not_sent():
+    decision = apply_command(None, _command(data={"title": "Only a title"}))
+    assert isinstance(decision, Insert)
+    assert (decision.row.description, decision.row.completed) == ("", False)
+
+
+def test_create_of_an_existing_todo_is_rejected():
+    decision = apply_command(_created(), _command())
+    assert isinstance(decision, Reject) and "already exists" in decision.reason
+
+
+def test_create_without_a_valid_title_is_rejected():
+    assert isinstance(apply_command(None, _command(data={})), Reject)
+    assert isinstance(apply_command(None, _command(data={"title": "x" * 201})), Reject)
+    assert isinstance(apply_command(None, _command(data={"title": "  "})), Reject)
+
+
+def test_patch_changes_only_the_fields_sent_and_bumps_version_and_updated_at():
+    todo = _created()
+    later = (todo.updated_at + timedelta(seconds=5)).isoformat()
+    decision = apply_command(todo, _command("update", data={"completed": True}, timestamp=later))
+    assert isinstance(decision, Update)
+    assert decision.row.completed is True
+    assert decision.row.title == todo.title
+    assert decision.row.version == 2
+    assert decision.row.updated_at > todo.updated_at
+    assert decision.row.created_at == todo.created_at
+
+
+def test_update_never_moves_updated_at_backwards():
+    todo = _created()
+    earlier = (todo.updated_at - timedelta(hours=1)).isoformat()
+    decision = apply_command(todo, _command("update", data={"title": "t"}, timestamp=earlier))
+    assert isinstance(decision, Update) and decision.row.updated_at == todo.updated_at
+
+
+def test_update_or_delete_of_a_missing_todo_is_rejected():
+    for operation in ("update", "delete"):
+        decision = apply_command(None, _command(operation, data={}))
+        assert isinstance(decision, Reject) and "does not exist" in decision.reason
+
+
+def test_delete_removes_the_row():
+    assert apply_command(_created(), _command("delete", data={})) == Remove(42)
+
+
+def _event(op="c", lsn=1000, **fields):
+    if op == "d":
+        return decode_change(b"42", change("d", lsn=lsn, before=row(**fields)))
+    return decode_change(b"42", change(op, lsn=lsn, after=row(**fields)))
+
+
+def test_the_first_change_of_a_todo_is_projected():
+    projection = project_change(None, _event())
+    assert projection is not None and projection.todo is not None
+    assert projection.todo.title == "Learn Kafka"
+
+
+def test_a_replayed_or_older_change_is_ignored():
+    current = project_change(None, _event("u", lsn=2000, version=2))
+    assert project_change(current, _event("u", lsn=2000, version=2)) is None
+    assert project_change(current, _event("c", lsn=1000, version=1)) is None
+
+
+def test_a_newer_lsn_wins_even_without_a_version_bump():
+    # a psql UPDATE leaves version alone; its LSN is what makes it newer
+    current = project_change(None, _event("u", lsn=2000, version=2))
+    newer = project_change(current, _event("u", lsn=2500, version=2, title="psql"))
+    assert newer is not None and newer.todo is not None and newer.todo.title == "psql"
+
+
+def test_snapshot_rows_sharing_an_lsn_are_ordered_by_version():
+    current = project_change(None, _event("r", lsn=500, version=3))
+    assert project_change(current, _event("r", lsn=500, version=3)) is None
+    assert project_change(current, _event("r", lsn=500, version=2)) is None
+    assert project_change(current, _event("r", lsn=500, version=4)) is not None
+
+
+def test_a_streamed_change_beats_a_snapshot_read_at_the_same_lsn():
+    current = project_change(None, _event("r", lsn=500, version=3))
+    assert project_change(current, _event("u", lsn=500, version=1)) is not None
+
+
+def test_a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_undo():
+    created = project_change(None, _event("c", lsn=1000))
+    deleted = project_change(created, _event("d", lsn=3000))
+    assert deleted is not None and deleted.todo is None
+    assert project_change(deleted, _event("c", lsn=1000)) is None
+    assert project_change(deleted, _event("u", lsn=2000, version=2)) is None
+
+
+def test_a_projection_survives_its_table_state_round_trip():
+    projection = project_change(None, _event("u", lsn=2000, version=2))
+    assert projection is not None
+    assert type(projection).from_state(projection.to_state()) == projection
+    deleted = replace(projection, todo=None)
+    assert type(deleted).from_state(deleted.to_state()) == deleted

@@ -1,0 +1,1 @@
+"""The read API: Faust web views served by the stream worker (replaces the seed's Gin API)."""

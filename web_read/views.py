@@ -1,0 +1,110 @@
+"""Read API views on a Blueprint: list and detail of todos, and the worker's health."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from faust import web
+from faust.web.exceptions import WebError
+from pymongo.errors import PyMongoError
+
+from streams.app import app, connections
+from streams.tables import get_projection, todos_table
+from web_read.errors import InternalServerError, NotFoundError, UnavailableError, error_body
+from web_read.health import health_report
+from web_read.params import parse_id, parse_list_query
+
+log = logging.getLogger(__name__)
+blueprint = web.Blueprint("todos")
+
+
+class ApiView(web.View):
+    """Base view: JSON via orjson, and the one place where errors become responses."""
+
+    async def dispatch(self, request: Any) -> Any:
+        """Serve the request; a WebError keeps its status, anything else is a JSON 5xx."""
+        try:
+            return await super().dispatch(request)
+        except PyMongoError as exc:
+            log.warning("MongoDB unavailable for %s: %r", request.path, exc)
+            return await self.on_request_error(request, UnavailableError("MongoDB is unavailable."))
+        except Exception:
+            log.exception("unhandled error serving %s", request.path)
+            return await self.on_request_error(request, InternalServerError())
+
+    async def on_request_error(self, request: web.Request, exc: WebError) -> web.Response:
+        """Render a WebError as `{"detail": ...}` with its status."""
+        return self.json_bytes(error_body(exc), status=int(exc.code))
+
+    def json_bytes(
+        self, value: Any, *, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """Return a JSON response serialized with orjson."""
+        return self.bytes(
+            orjson.dumps(value), content_type="application/json", status=status, headers=headers
+        )
+
+
+class TodoListView(ApiView):
+    """`GET /api/todos/`: live todos from MongoDB by id, filtered, keyset-paginated."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        """List todos; `Link: <...>; rel="next"` while more remain."""
+        query = parse_list_query(request.query)
+        await connections.open()
+        todos = await connections.read_model.list_todos(
+            completed=query.completed, after=query.after, limit=query.limit + 1
+        )
+        headers: dict[str, str] = {}
+        if len(todos) > query.limit:
+            todos = todos[: query.limit]
+            next_url = request.url.update_query(after=todos[-1]["id"], limit=query.limit)
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return self.json_bytes(todos, headers=headers)
+
+
+class TodoDetailView(ApiView):
+    """`GET /api/todos/{id}/`: one todo from the table, answered by the key's owner."""
+
+    async def get(self, request: web.Request, id: str) -> web.Response:
+        """Validate the id, then route to the worker owning its partition."""
+        parse_id(id)  # a malformed id is a 400 here, before it reaches the key serializer
+        return await self.owned(request)
+
+    # Faust types the handler as taking a plain View; ours is a subclass of it.
+    @app.table_route(table=todos_table, match_info="id")  # type: ignore[arg-type]
+    async def owned(self, request: web.Request, **kwargs: Any) -> web.Response:
+        """Answer from this worker's table (table_route forwards if another owns the key)."""
+        projection = get_projection(parse_id(request.match_info["id"]))
+        if projection is None or projection.todo is None:
+            raise NotFoundError()
+        return self.json_bytes(projection.todo.to_json())
+
+
+class HealthView(ApiView):
+    """`GET /health`: 200 when consuming, recovered and MongoDB answers; 503 otherwise."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Report each check; 503 names the failing ones under `problems`."""
+        await connections.open()
+        healthy, report = await health_report(app, connections.read_model)
+        return self.json_bytes(report, status=200 if healthy else 503)
+
+
+ROUTES: list[tuple[str, str, type[ApiView]]] = [
+    (path, f"{name}{suffix}", view)
+    for base, name, view in (
+        ("/api/todos", "api-list", TodoListView),
+        ("/todos", "list", TodoListView),
+        ("/api/todos/{id}", "api-detail", TodoDetailView),
+        ("/todos/{id}", "detail", TodoDetailView),
+        ("/health", "health", HealthView),
+    )
+    for path, suffix in ((base, ""), (base + "/", "-slash"))
+]
+
+for _path, _name, _view in ROUTES:
+    blueprint.route(_path, name=_name)(_view)
+blueprint.register(app)
