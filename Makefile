@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat setup.cfg | sha1sum | cut -c1-12)
 $(STAMP): setup.cfg
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## install: Python environment plus the stack's own binaries (Debian packages, Kafka and Debezium jars, FerretDB)

@@ -1,0 +1,1 @@
+"""The todo-eda benchmark suite: `python -m bench` (or `make bench`)."""

@@ -1,0 +1,116 @@
+"""Sizes of a benchmark run: full by default, tiny with --smoke; each one an env var and a flag."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PATHS = ("write", "e2e", "read", "replay", "memory")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long and how hard each path is driven. Env var: BENCH_<NAME upper-cased>."""
+
+    runs: int = 3
+    write_clients: tuple[int, ...] = (1, 8, 32)
+    write_duration_s: float = 10.0
+    write_warmup_s: float = 2.0
+    e2e_rates: tuple[int, ...] = (50, 200, 1000)
+    e2e_search_rates: tuple[int, ...] = (100, 500, 750, 1500, 2000, 3000)
+    e2e_duration_s: float = 20.0
+    e2e_track_rate: float = 50.0
+    e2e_poll_s: float = 0.01
+    e2e_visible_timeout_s: float = 10.0
+    e2e_p99_limit_ms: float = 1000.0
+    stage_samples: int = 100
+    read_clients: int = 32
+    read_duration_s: float = 10.0
+    read_ids: int = 2000
+    replay_todos: int = 100_000
+    replay_timeout_s: float = 600.0
+    quiesce_timeout_s: float = 180.0
+    constant_path: str = "/bench/constant"
+    paths: tuple[str, ...] = PATHS
+
+
+SMOKE = Sizes(
+    runs=1,
+    write_clients=(1, 4),
+    write_duration_s=1.0,
+    write_warmup_s=0.0,
+    e2e_rates=(10,),
+    e2e_search_rates=(),
+    e2e_duration_s=2.0,
+    e2e_track_rate=10.0,
+    stage_samples=3,
+    read_clients=4,
+    read_duration_s=1.0,
+    read_ids=20,
+    replay_todos=50,
+    replay_timeout_s=120.0,
+    quiesce_timeout_s=60.0,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the command line decides."""
+
+    sizes: Sizes
+    stack: str = "isolated"
+    out_dir: Path = Path("bench/results")
+    smoke: bool = False
+    command: str = field(default="python -m bench")
+
+
+def _parse_value(kind: object, raw: str) -> object:
+    text = str(kind)
+    if "tuple[int" in text:
+        return tuple(int(x) for x in raw.replace(",", " ").split())
+    if "tuple[str" in text:
+        return tuple(x for x in raw.replace(",", " ").split())
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    return raw
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Options:
+    """Options from flags, then BENCH_* variables, then the defaults (full or --smoke)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (the test suite's run)")
+    parser.add_argument(
+        "--stack",
+        choices=("isolated", "running"),
+        default=env.get("BENCH_STACK", "isolated"),
+        help="start an isolated stack (default) or use the one `make up` runs",
+    )
+    parser.add_argument("--out", default=env.get("BENCH_OUT", "bench/results"), type=Path)
+    for f in fields(Sizes):
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            help=f"env BENCH_{f.name.upper()}",
+        )
+    args = parser.parse_args(list(argv))
+    smoke = args.smoke or env.get("BENCH_SMOKE", "") in ("1", "true", "yes")
+    sizes = SMOKE if smoke else Sizes()
+    changes: dict[str, object] = {}
+    for f in fields(Sizes):
+        raw = getattr(args, f.name)
+        if raw is None:
+            raw = env.get(f"BENCH_{f.name.upper()}")
+        if raw is not None:
+            changes[f.name] = _parse_value(f.type, raw)
+    sizes = replace(sizes, **changes)  # type: ignore[arg-type]
+    unknown = set(sizes.paths) - set(PATHS)
+    if unknown:
+        parser.error(f"unknown paths {sorted(unknown)}; choose from {', '.join(PATHS)}")
+    command = "python -m bench " + " ".join(argv) if argv else "python -m bench"
+    return Options(sizes=sizes, stack=args.stack, out_dir=args.out, smoke=smoke, command=command)

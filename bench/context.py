@@ -1,0 +1,103 @@
+"""What every path needs: the stack, the sizes, Kafka admin, the stack's processes, waiting."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+import requests
+
+from bench.config import Sizes
+from bench.kafka_tools import Kafka
+from bench.procs import CpuMeter, services_by_port
+from bench.stack import Stack
+
+log = logging.getLogger("bench")
+
+COMMAND_TOPIC = "todos"
+CDC_TOPIC = "postgres.public.todos"
+PIPELINE_TOPICS = (COMMAND_TOPIC, CDC_TOPIC)
+
+
+@dataclass
+class Bench:
+    """One benchmark session against one stack."""
+
+    stack: Stack
+    sizes: Sizes
+    kafka: Kafka = field(init=False)
+    services: dict[str, psutil.Process] = field(init=False, default_factory=dict)
+    notes: list[str] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.kafka = Kafka(self.stack.kafka)
+        self.refresh_services()
+
+    def refresh_services(self) -> None:
+        """Find (again) each service's process tree from its listening port."""
+        self.services = services_by_port(self.stack.ports)
+
+    def note(self, text: str) -> None:
+        """Record something a reader of the results must know (also logged)."""
+        log.warning("%s", text)
+        self.notes.append(text)
+
+    def cpu_meter(self) -> CpuMeter:
+        """A meter of each service's cores over one run."""
+        return CpuMeter(self.services)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until the write and read APIs answer their health checks."""
+        deadline = time.monotonic() + timeout
+        for url in (f"{self.stack.write_url}/health/", f"{self.stack.read_url}/health"):
+            while True:
+                try:
+                    if requests.get(url, timeout=5).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+                time.sleep(0.5)
+
+    def quiesce(self) -> dict[str, int]:
+        """Wait until the worker has caught up on both topics, so runs do not overlap."""
+        drained, lags = self.kafka.wait_drained(
+            PIPELINE_TOPICS, timeout=self.sizes.quiesce_timeout_s
+        )
+        if not drained:
+            self.note(f"pipeline still lagging after {self.sizes.quiesce_timeout_s}s: {lags}")
+        return lags
+
+
+class LagSampler:
+    """Sample the pipeline's consumer lag once a second in a thread, during one run."""
+
+    def __init__(self, bench: Bench, interval: float = 1.0) -> None:
+        self._bench = bench
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples: list[dict[str, Any]] = []
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                lags = self._bench.kafka.lag(PIPELINE_TOPICS)
+                self.samples.append({"t": round(time.monotonic() - t0, 2), **lags})
+            except Exception as exc:  # a slow admin call: skip the reading, keep sampling
+                log.debug("lag sample failed: %s", exc)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> LagSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)

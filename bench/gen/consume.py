@@ -1,0 +1,59 @@
+"""Replay baseline: raw aiokafka consumption of a topic from offset 0 to its end offsets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.gen.common import emit, now, read_config
+
+
+async def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Read every record of `topic` once (no group, no decoding) and time it."""
+    t_start = now()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cfg["bootstrap"], enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        parts = sorted(consumer.partitions_for_topic(cfg["topic"]) or [])
+        tps = [TopicPartition(cfg["topic"], p) for p in parts]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
+        events = 0
+        nbytes = 0
+        t_first: float | None = None
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=cfg.get("max_records"))
+            for tp, records in batch.items():
+                if t_first is None and records:
+                    t_first = now()
+                events += len(records)
+                nbytes += sum(len(r.value or b"") for r in records)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        t_end = now()
+    finally:
+        await consumer.stop()
+    streaming = t_end - (t_first or t_start)
+    return {
+        "events": events,
+        "bytes": nbytes,
+        "total_s": t_end - t_start,
+        "streaming_s": streaming,
+        "events_per_s": events / streaming if streaming > 0 else None,
+        "events_per_s_with_startup": events / (t_end - t_start),
+    }
+
+
+def main() -> None:
+    """Run and print the result."""
+    emit(asyncio.run(run(read_config())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Kafka helpers for the harness: topics, end offsets and consumer-group lag."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+# Consumer groups the bench itself creates: never counted as the pipeline's lag.
+BENCH_GROUP_PREFIX = "bench-"
+
+
+class Kafka:
+    """A thin admin view of the stack's broker."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def ensure_topic(self, name: str, partitions: int) -> None:
+        """Create `name` with `partitions` partitions unless it exists."""
+        if name in self.admin.list_topics(timeout=10).topics:
+            return
+        futures = self.admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+        )
+        for fut in futures.values():
+            try:
+                fut.result(timeout=30)
+            except Exception as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+
+    def partitions(self, topic: str) -> list[int]:
+        """Partition numbers of `topic` (empty when it does not exist)."""
+        meta = self.admin.list_topics(topic=topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        return sorted(meta.partitions)
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """High watermark of each partition of `topic`."""
+        return self._offsets(topic, OffsetSpec.latest())
+
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        """Low watermark of each partition of `topic`."""
+        return self._offsets(topic, OffsetSpec.earliest())
+
+    def _offsets(self, topic: str, spec: OffsetSpec) -> dict[int, int]:
+        parts = self.partitions(topic)
+        if not parts:
+            return {}
+        request = {TopicPartition(topic, p): spec for p in parts}
+        result = self.admin.list_offsets(request, request_timeout=10)
+        return {tp.partition: fut.result().offset for tp, fut in result.items()}
+
+    def message_count(self, topic: str) -> int:
+        """Records currently held by `topic` (end minus start offsets, summed)."""
+        end, start = self.end_offsets(topic), self.start_offsets(topic)
+        return sum(end[p] - start.get(p, 0) for p in end)
+
+    def groups_on(self, topics: Iterable[str]) -> dict[str, dict[str, dict[int, int]]]:
+        """Committed offsets of every non-bench consumer group on any of `topics`."""
+        wanted = set(topics)
+        listing = self.admin.list_consumer_groups(request_timeout=10).result()
+        found: dict[str, dict[str, dict[int, int]]] = {}
+        for group in listing.valid:
+            gid = group.group_id
+            if gid.startswith(BENCH_GROUP_PREFIX):
+                continue
+            futures = self.admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(gid)], request_timeout=10
+            )
+            for fut in futures.values():
+                try:
+                    res = fut.result()
+                except Exception:  # a group being deleted or rebalancing: skip this reading
+                    res = None
+                for tp in (res.topic_partitions if res is not None else None) or []:
+                    if tp.topic in wanted and tp.offset >= 0:
+                        found.setdefault(gid, {}).setdefault(tp.topic, {})[tp.partition] = tp.offset
+        return found
+
+    def lag(self, topics: Iterable[str], group: str | None = None) -> dict[str, int]:
+        """Lag (records not yet committed) per topic, summed over the pipeline's groups."""
+        topics = list(topics)
+        ends = {t: self.end_offsets(t) for t in topics}
+        lags = dict.fromkeys(topics, 0)
+        for gid, per_topic in self.groups_on(topics).items():
+            if group is not None and gid != group:
+                continue
+            for topic, committed in per_topic.items():
+                lags[topic] += sum(
+                    max(0, end - committed.get(p, 0)) for p, end in ends[topic].items()
+                )
+        return lags
+
+    def wait_drained(
+        self, topics: Iterable[str], *, timeout: float, slack: int = 0, interval: float = 1.0
+    ) -> tuple[bool, dict[str, int]]:
+        """Wait until the pipeline's lag on `topics` is at most `slack`; return (drained, lag)."""
+        deadline = time.monotonic() + timeout
+        topics = list(topics)
+        lags: dict[str, int] = {}
+        while True:
+            try:
+                lags = self.lag(topics)
+            except Exception:  # the broker or a group coordinator is busy: read again
+                lags = {}
+            if lags and sum(lags.values()) <= slack:
+                return True, lags
+            if time.monotonic() >= deadline:
+                return False, lags
+            time.sleep(interval)

@@ -1,0 +1,515 @@
+"""The five paths of issue 5: write, end-to-end, read, replay, memory, each with its baseline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from pymongo import MongoClient
+
+from bench.context import CDC_TOPIC, COMMAND_TOPIC, Bench, LagSampler
+from bench.gen.common import pg_conninfo
+from bench.procs import rss_snapshot, run_generator
+from bench.stats import spread
+from bench.wrk import get_by_id_script, post_json_script, run_wrk, script
+
+log = logging.getLogger("bench")
+
+MONGO_COLLECTION = "todos"
+PROBE_TOPIC = "bench.probe"
+WRITE_BODY = {"title": "bench write", "description": "closed loop", "completed": False}
+
+
+def _summary(runs: list[dict[str, Any]], *keys: str) -> dict[str, Any]:
+    """median/min/max of `rps` and the latency percentiles over runs."""
+    out: dict[str, Any] = {"rps": spread(r.get("rps") for r in runs)}
+    for key in keys:
+        out[key] = spread((r.get("latency") or {}).get(key) for r in runs)
+    return out
+
+
+# --- write ------------------------------------------------------------------------------------
+
+
+def write_path(bench: Bench) -> dict[str, Any]:
+    """POST /api/todos/ with wrk at each concurrency vs acks=all produce waits, interleaved."""
+    sizes = bench.sizes
+    url = f"{bench.stack.write_url}/api/todos/"
+    lua = post_json_script(WRITE_BODY)
+    result: dict[str, Any] = {"by_clients": {}}
+    rss_after: dict[str, Any] | None = None
+    for clients in sizes.write_clients:
+        api_runs: list[dict[str, Any]] = []
+        base_runs: list[dict[str, Any]] = []
+        if sizes.write_warmup_s > 0:
+            run_wrk(url, connections=clients, duration_s=sizes.write_warmup_s, lua=lua)
+        for run in range(sizes.runs):
+            bench.quiesce()
+            meter = bench.cpu_meter()
+            meter.start()
+            api, gen_cpu = run_wrk(
+                url, connections=clients, duration_s=sizes.write_duration_s, lua=lua
+            )
+            api["services_cpu_cores"] = meter.stop()
+            api["generator_cpu"] = gen_cpu
+            api_runs.append(api)
+            if clients == sizes.write_clients[-1] and run == sizes.runs - 1:
+                rss_after = rss_snapshot(bench.services)
+            log.info("write api  c=%d run=%d: %.0f req/s p99 %.1f ms",
+                     clients, run, api["rps"], api["latency"]["p99_ms"] or -1)  # fmt: skip
+            bench.quiesce()
+            meter.start()
+            base, base_cpu = run_generator(
+                "produce",
+                {
+                    "bootstrap": bench.stack.kafka,
+                    "topic": COMMAND_TOPIC,
+                    "clients": clients,
+                    "duration_s": sizes.write_duration_s,
+                    "warmup_s": min(1.0, sizes.write_warmup_s),
+                    "pg": bench.stack.pg,
+                },
+                timeout=sizes.write_duration_s + 120,
+            )
+            base["services_cpu_cores"] = meter.stop()
+            base["generator_cpu"] = base_cpu
+            base_runs.append(base)
+            log.info("write base c=%d run=%d: %.0f req/s p99 %.1f ms",
+                     clients, run, base["rps"], base["latency"].get("p99_ms", -1))  # fmt: skip
+        result["by_clients"][str(clients)] = {
+            "api": {"summary": _summary(api_runs, "p50_ms", "p99_ms"), "runs": api_runs},
+            "baseline": {"summary": _summary(base_runs, "p50_ms", "p99_ms"), "runs": base_runs},
+        }
+    result["rss_after_write"] = rss_after
+    bench.quiesce()
+    return result
+
+
+# --- end-to-end -------------------------------------------------------------------------------
+
+
+def _lag_growing(samples: list[dict[str, Any]], rate: float) -> tuple[bool, float | None]:
+    """Lag grows when its trend exceeds 5% of the offered rate and its last third sits more
+    than one second of input above its first third (Faust commits every few seconds, so the
+    committed lag is a sawtooth; only a trend beyond it counts)."""
+    points = [(s["t"], sum(v for k, v in s.items() if k != "t")) for s in samples]
+    if len(points) < 6:
+        return False, None
+    ts = [p[0] for p in points]
+    ys = [float(p[1]) for p in points]
+    slope = statistics.linear_regression(ts, ys).slope
+    third = len(ys) // 3
+    first, last = statistics.fmean(ys[:third]), statistics.fmean(ys[-third:])
+    return (slope > 0.05 * rate and last - first > rate), slope
+
+
+def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
+    sizes = bench.sizes
+    bench.quiesce()
+    meter = bench.cpu_meter()
+    meter.start()
+    with LagSampler(bench) as sampler:
+        res, cpu = run_generator(
+            "openloop",
+            {
+                "write_url": f"{bench.stack.write_url}/api/todos/",
+                "read_url": bench.stack.read_url,
+                "rate": rate,
+                "duration_s": sizes.e2e_duration_s,
+                "track_rate": sizes.e2e_track_rate,
+                "poll_s": sizes.e2e_poll_s,
+                "visible_timeout_s": sizes.e2e_visible_timeout_s,
+            },
+            timeout=sizes.e2e_duration_s + sizes.e2e_visible_timeout_s + 120,
+        )
+    res["services_cpu_cores"] = meter.stop()
+    res["generator_cpu"] = cpu
+    res["lag_samples"] = sampler.samples
+    growing, slope = _lag_growing(sampler.samples, rate)
+    p99 = res["latency"].get("p99_ms")
+    res["lag_slope_per_s"] = slope
+    res["lag_growing"] = growing
+    res["steady"] = bool(
+        p99 is not None
+        and p99 < sizes.e2e_p99_limit_ms
+        and not growing
+        and res["invisible"] == 0
+        and res["errors"] == 0
+        and res["non_202"] == 0
+        and res["achieved_rate"] >= 0.95 * rate
+    )
+    p50 = res["latency"].get("p50_ms", -1)
+    log.info("e2e %d/s: p50 %.0f p99 %.0f ms, steady=%s, generator %.2f cores",
+             rate, p50, p99 or -1, res["steady"], cpu["cpu_cores"])  # fmt: skip
+    return res
+
+
+def _stage_baseline(bench: Bench) -> dict[str, Any]:
+    """Kafka produce->consume, a PostgreSQL single-row commit, Debezium's capture delay."""
+    bench.kafka.ensure_topic(PROBE_TOPIC, bench.stack.partitions)
+    runs = []
+    for _ in range(bench.sizes.runs):
+        res, cpu = run_generator(
+            "stages",
+            {
+                "bootstrap": bench.stack.kafka,
+                "probe_topic": PROBE_TOPIC,
+                "cdc_topic": CDC_TOPIC,
+                "pg": bench.stack.pg,
+                "samples": bench.sizes.stage_samples,
+                "interval_s": 0.02,
+                "capture_timeout_s": 15.0,
+            },
+            timeout=bench.sizes.stage_samples * 20 + 120,
+        )
+        res["generator_cpu"] = cpu
+        stages = ("produce_to_consume", "pg_commit", "debezium_capture")
+        for pct in ("p50_ms", "p95_ms", "p99_ms"):
+            values = [res[s].get(pct) for s in stages]
+            res[f"sum_{pct}"] = sum(values) if all(v is not None for v in values) else None
+        runs.append(res)
+    summary = {
+        f"sum_{p}": spread(r[f"sum_{p}"] for r in runs) for p in ("p50_ms", "p95_ms", "p99_ms")
+    }
+    for stage in ("produce_to_consume", "ack_to_consume", "pg_commit", "debezium_capture"):
+        summary[stage] = {
+            p: spread(r[stage].get(p) for r in runs) for p in ("p50_ms", "p95_ms", "p99_ms")
+        }
+    return {"summary": summary, "runs": runs}
+
+
+def e2e_path(bench: Bench) -> dict[str, Any]:
+    """202 -> readable at the read API, open loop at fixed rates; then the highest steady rate."""
+    sizes = bench.sizes
+    result: dict[str, Any] = {"baseline": _stage_baseline(bench), "by_rate": {}}
+    verdicts: dict[int, bool] = {}
+    for rate in sizes.e2e_rates:
+        runs = [_e2e_run(bench, rate) for _ in range(sizes.runs)]
+        steady_runs = sum(r["steady"] for r in runs)
+        verdicts[rate] = steady_runs * 2 > len(runs)
+        result["by_rate"][str(rate)] = {
+            "summary": {
+                **{
+                    k: spread(r["latency"].get(k) for r in runs)
+                    for k in ("p50_ms", "p95_ms", "p99_ms")
+                },
+                "achieved_rate": spread(r["achieved_rate"] for r in runs),
+                "generator_cpu_cores": spread(r["generator_cpu"]["cpu_cores"] for r in runs),
+                "steady_runs": steady_runs,
+                "steady": verdicts[rate],
+            },
+            "runs": runs,
+        }
+    # Highest steady rate: climb the search ladder between the highest steady fixed rate and
+    # the lowest unsteady one, one run per step, stopping at the first unsteady step.
+    passing = [r for r, ok in verdicts.items() if ok]
+    failing = [r for r, ok in verdicts.items() if not ok]
+    floor = max(passing, default=0)
+    ceiling = min((r for r in failing if r > floor), default=None)
+    search: list[dict[str, Any]] = []
+    for rate in sorted(sizes.e2e_search_rates):
+        if rate <= floor or (ceiling is not None and rate >= ceiling):
+            continue
+        run = _e2e_run(bench, rate)
+        search.append({"rate": rate, "steady": run["steady"], "run": run})
+        if not run["steady"]:
+            break
+        floor = rate
+    result["search"] = search
+    result["max_steady_rate"] = floor or None
+    result["max_steady_rate_bound"] = (
+        ceiling if not search or search[-1]["steady"] else search[-1]["rate"]
+    )
+    bench.quiesce()
+    return result
+
+
+# --- read -------------------------------------------------------------------------------------
+
+
+def _visible_ids(bench: Bench, limit: int) -> list[int]:
+    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
+    try:
+        coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
+        cursor = coll.find({"deleted": {"$ne": True}}, {"_id": 1}).sort("_id", -1).limit(limit)
+        return [int(d["_id"]) for d in cursor]
+    finally:
+        client.close()
+
+
+def _seed_todos(bench: Bench, count: int) -> None:
+    """Make sure at least `count` todos exist, inserting the missing ones in bulk (CDC carries
+    them to the read model: the fastest honest way to a large read model and CDC topic)."""
+    with psycopg.connect(pg_conninfo(bench.stack.pg)) as conn:
+        row = conn.execute("SELECT count(*) FROM todos").fetchone()
+        have = int(row[0]) if row else 0
+        missing = count - have
+        while missing > 0:
+            batch = min(missing, 10_000)
+            conn.execute(
+                "INSERT INTO todos (title, description, completed, created_at, updated_at, version)"
+                " SELECT 'bench seed ' || g, 'seeded for the read and replay paths', g % 2 = 0,"
+                " now(), now(), 1 FROM generate_series(1, %s) AS g",
+                (batch,),
+            )
+            conn.commit()
+            missing -= batch
+
+
+def _wait_read_model(bench: Bench, expected: int, timeout: float) -> int:
+    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
+    try:
+        coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
+        deadline = time.monotonic() + timeout
+        while True:
+            have = coll.count_documents({"deleted": {"$ne": True}})
+            if have >= expected or time.monotonic() > deadline:
+                return have
+            time.sleep(1)
+    finally:
+        client.close()
+
+
+def _constant_available(bench: Bench) -> bool:
+    try:
+        return requests.get(bench.stack.read_url + bench.sizes.constant_path, timeout=5).ok
+    except requests.RequestException:
+        return False
+
+
+def read_path(bench: Bench) -> dict[str, Any]:
+    """By id and list?limit=100 with wrk vs the worker's constant view and raw PyMongo find."""
+    sizes = bench.sizes
+    with psycopg.connect(pg_conninfo(bench.stack.pg)) as conn:
+        row = conn.execute("SELECT count(*) FROM todos").fetchone()
+    expected = max(int(row[0]) if row else 0, sizes.read_ids)
+    _seed_todos(bench, sizes.read_ids)
+    bench.quiesce()
+    _wait_read_model(bench, min(expected, sizes.read_ids), sizes.quiesce_timeout_s)
+    ids = _visible_ids(bench, sizes.read_ids)
+    if not ids:
+        raise RuntimeError("the read model holds no todos to read")
+    read = bench.stack.read_url
+    targets: dict[str, tuple[str, str] | None] = {
+        "by_id": (f"{read}/api/todos/", get_by_id_script("/api/todos/", ids)),
+        "list_limit_100": (f"{read}/api/todos/?limit=100", script("")),
+        "constant_view": (f"{read}{sizes.constant_path}", script("")),
+    }
+    if not _constant_available(bench):
+        targets["constant_view"] = None
+        bench.note(
+            f"read: the worker has no constant view at {sizes.constant_path}; the web layer's"
+            " ceiling on the same worker was not measured"
+        )
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*targets, "pymongo_find"]}
+    for run in range(sizes.runs):
+        for name, target in targets.items():
+            if target is None:
+                continue
+            meter = bench.cpu_meter()
+            meter.start()
+            res, cpu = run_wrk(target[0], connections=sizes.read_clients,
+                               duration_s=sizes.read_duration_s, lua=target[1])  # fmt: skip
+            res["services_cpu_cores"] = meter.stop()
+            res["generator_cpu"] = cpu
+            runs[name].append(res)
+            p99 = res["latency"]["p99_ms"] or -1
+            log.info("read %s run=%d: %.0f req/s p99 %.1f ms (%d errors)",
+                     name, run, res["rps"], p99, res["errors"])  # fmt: skip
+        meter = bench.cpu_meter()
+        meter.start()
+        res, cpu = run_generator(
+            "mongo_find",
+            {
+                "mongo_url": bench.stack.mongo_url,
+                "mongo_db": bench.stack.mongo_db,
+                "collection": MONGO_COLLECTION,
+                "ids": ids,
+                "clients": sizes.read_clients,
+                "duration_s": sizes.read_duration_s,
+                "warmup_s": min(1.0, sizes.read_duration_s),
+            },
+            timeout=sizes.read_duration_s + 120,
+        )
+        res["services_cpu_cores"] = meter.stop()
+        res["generator_cpu"] = cpu
+        runs["pymongo_find"].append(res)
+    return {
+        "ids": len(ids),
+        "clients": sizes.read_clients,
+        "targets": {
+            name: {"summary": _summary(rs, "p50_ms", "p99_ms"), "runs": rs}
+            for name, rs in runs.items()
+            if rs
+        },
+    }
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+def _replay_env(
+    bench: Bench, app_id: str, mongo_db: str, data_dir: Path, port: int
+) -> dict[str, str]:
+    env = {**os.environ, **bench.stack.env}
+    env.update(
+        {
+            "STREAMS_APP_ID": app_id,
+            "STREAMS_AGENTS": "changes",
+            "MONGO_DB": mongo_db,
+            "FAUST_DATA_DIR": str(data_dir),
+            "READ_API_PORT": str(port),
+        }
+    )
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _replay_supported() -> str | None:
+    """Why a separate rebuild worker cannot be started, or None when it can."""
+    try:
+        from streams import settings as streams_settings
+    except ImportError as exc:
+        return f"streams is not importable: {exc}"
+    text = Path(streams_settings.__file__).read_text()
+    missing = [name for name in ("STREAMS_APP_ID", "STREAMS_AGENTS") if name not in text]
+    if missing:
+        return (
+            "the worker reads no " + " / ".join(missing) + ": a second worker would join the live"
+            " consumer group (and re-run the command agent) instead of rebuilding into an empty"
+            " table and collection"
+        )
+    return None
+
+
+def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, Any]:
+    """Start a fresh worker (new app id, empty RocksDB dir, empty Mongo DB) and time its rebuild."""
+    tag = uuid.uuid4().hex[:8]
+    app_id, mongo_db = f"bench-replay-{tag}", f"bench_replay_{tag}"
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    port = _free_port()
+    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
+    coll = client[mongo_db][MONGO_COLLECTION]
+    log_path = data_dir / "worker.log"
+    t0 = time.monotonic()
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "streams.app", "worker",
+             "--web-port", str(port), "--loglevel", "warning"],
+            env=_replay_env(bench, app_id, mongo_db, data_dir, port),
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    t_first: float | None = None
+    have = 0
+    try:
+        deadline = t0 + bench.sizes.replay_timeout_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            have = coll.estimated_document_count()
+            if have and t_first is None:
+                t_first = time.monotonic()
+            if have >= expected_docs:
+                break
+            time.sleep(0.2)
+        t_done = time.monotonic()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        client.drop_database(mongo_db)
+        client.close()
+        tail = log_path.read_text()[-2000:] if log_path.exists() else ""
+        shutil.rmtree(data_dir, ignore_errors=True)
+    done = have >= expected_docs
+    streaming = t_done - (t_first or t0)
+    return {
+        "events": events,
+        "documents": have,
+        "expected_documents": expected_docs,
+        "complete": done,
+        "total_s": t_done - t0,
+        "streaming_s": streaming,
+        "events_per_s": events / streaming if done and streaming > 0 else None,
+        "events_per_s_with_startup": events / (t_done - t0) if done else None,
+        "worker_log_tail": None if done else tail,
+    }
+
+
+def replay_path(bench: Bench) -> dict[str, Any]:
+    """Rebuild the read model from the CDC topic at offset 0 vs raw aiokafka consumption."""
+    sizes = bench.sizes
+    _seed_todos(bench, sizes.replay_todos)
+    bench.quiesce()
+    # Debezium has caught up when the topic stops growing.
+    last, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + sizes.quiesce_timeout_s
+    while time.monotonic() < deadline:
+        count = bench.kafka.message_count(CDC_TOPIC)
+        if count != last:
+            last, stable_since = count, time.monotonic()
+        elif time.monotonic() - stable_since > 3:
+            break
+        time.sleep(0.5)
+    bench.quiesce()
+    events = bench.kafka.message_count(CDC_TOPIC)
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(bench.stack.mongo_url) as client:
+        expected_docs = client[bench.stack.mongo_db][MONGO_COLLECTION].count_documents({})
+    result: dict[str, Any] = {"events": events, "documents": expected_docs}
+    raw_runs = []
+    for _ in range(sizes.runs):
+        res, cpu = run_generator(
+            "consume", {"bootstrap": bench.stack.kafka, "topic": CDC_TOPIC},
+            timeout=sizes.replay_timeout_s,
+        )  # fmt: skip
+        res["generator_cpu"] = cpu
+        raw_runs.append(res)
+    result["raw_aiokafka"] = {
+        "summary": {"events_per_s": spread(r["events_per_s"] for r in raw_runs)},
+        "runs": raw_runs,
+    }
+    why_not = _replay_supported()
+    if why_not:
+        bench.note(f"replay: rebuild not measured: {why_not}")
+        result["rebuild"] = {"skipped": why_not}
+        return result
+    rebuild_runs = [_rebuild_once(bench, events, expected_docs) for _ in range(sizes.runs)]
+    result["rebuild"] = {
+        "summary": {
+            "events_per_s": spread(r["events_per_s"] for r in rebuild_runs),
+            "events_per_s_with_startup": spread(
+                r["events_per_s_with_startup"] for r in rebuild_runs
+            ),
+        },
+        "runs": rebuild_runs,
+    }
+    return result
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+
+def idle_memory(bench: Bench) -> dict[str, Any]:
+    """RSS of each service's process tree, now (call it while the stack is idle)."""
+    bench.refresh_services()
+    return rss_snapshot(bench.services)

@@ -1,0 +1,105 @@
+"""The PNG: latency against percentile for each path, the system beside its baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.stats import median_run
+
+
+def _curve(run: dict[str, Any] | None) -> tuple[list[float], list[float]] | None:
+    curve = ((run or {}).get("latency") or {}).get("curve_ms")
+    if not curve:
+        return None
+    # x as 1/(1-p): the tail gets the room it deserves (HdrHistogram's plot).
+    pts = [(p, v) for p, v in curve if p < 100]
+    return [1.0 / (1.0 - p / 100.0) for p, _ in pts], [v for _, v in pts]
+
+
+def _panel(ax: Any, title: str, series: list[tuple[str, dict[str, Any] | None, str]]) -> None:
+    for label, run, style in series:
+        c = _curve(run)
+        if c:
+            ax.plot(c[0], c[1], style, label=label, linewidth=1.4)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ticks = [1, 2, 10, 100, 1000]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["0%", "50%", "90%", "99%", "99.9%"])
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
+def draw(results: dict[str, Any], path: Path) -> Path:
+    """Draw the four panels into `path` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+    write = results.get("write") or {}
+    series = []
+    for i, (clients, data) in enumerate((write.get("by_clients") or {}).items()):
+        color = colors[i % len(colors)]
+        series.append(
+            (f"POST /api/todos/ c={clients}", median_run(data["api"]["runs"], "rps"), "-")
+        )
+        series.append(
+            (f"baseline produce c={clients}", median_run(data["baseline"]["runs"], "rps"), "--")
+        )
+        del color
+    _panel(axes[0][0], "write: POST 202 vs acks=all produce (median run)", series)
+
+    e2e = results.get("e2e") or {}
+    series = []
+    for rate, data in (e2e.get("by_rate") or {}).items():
+        runs = data["runs"]
+        rep = median_run([{**r, "p99": r["latency"].get("p99_ms")} for r in runs], "p99")
+        series.append((f"202 -> readable @ {rate}/s", rep, "-"))
+    base_runs = (e2e.get("baseline") or {}).get("runs") or []
+    if base_runs:
+        rep = base_runs[len(base_runs) // 2]
+        for stage in ("produce_to_consume", "pg_commit", "debezium_capture"):
+            series.append((f"stage: {stage}", {"latency": rep.get(stage)}, ":"))
+    _panel(axes[0][1], "end-to-end: 202 -> readable on :8080, and the raw stages", series)
+
+    read = results.get("read") or {}
+    series = []
+    for name, data in (read.get("targets") or {}).items():
+        style = "-" if name in ("by_id", "list_limit_100") else "--"
+        series.append((name, median_run(data["runs"], "rps"), style))
+    _panel(axes[1][0], f"read at {read.get('clients', '?')} clients (median run)", series)
+
+    ax = axes[1][1]
+    for rate, data in (e2e.get("by_rate") or {}).items():
+        timeline = data["runs"][0].get("timeline") or []
+        if timeline:
+            ax.plot([t for t, _ in timeline], [v for _, v in timeline], ".", markersize=2,
+                    label=f"{rate}/s (run 1)")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds into the run")
+    ax.set_ylabel("202 -> readable (ms)")
+    ax.set_title("end-to-end latency over time (is it steady?)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+    machine = (results.get("meta") or {}).get("machine") or {}
+    fig.suptitle(
+        f"todo-eda bench {results.get('meta', {}).get('started_at', '')} -"
+        f" {machine.get('cores')} cores, {machine.get('memory_gib')} GiB",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,184 @@
+"""Child processes: run a generator and measure its CPU; find the stack's services, RSS, CPU."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+
+class GeneratorError(RuntimeError):
+    """A load generator or baseline process exited with an error or printed no result."""
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """What a finished child printed, and the CPU it used (from the kernel's rusage for it)."""
+
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_user_s: float
+    cpu_system_s: float
+
+    @property
+    def cpu_cores(self) -> float:
+        """Average cores the child kept busy over its lifetime (1.0 = one core saturated)."""
+        return (self.cpu_user_s + self.cpu_system_s) / self.wall_s if self.wall_s > 0 else 0.0
+
+    def cpu_report(self) -> dict[str, float]:
+        """The generator-headroom figures that go into the JSON."""
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_user_s + self.cpu_system_s, 3),
+            "cpu_cores": round(self.cpu_cores, 3),
+        }
+
+
+def run_process(
+    argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None
+) -> ProcessRun:
+    """Run `argv` to completion, capturing its output and the CPU it used.
+
+    The CPU comes from the difference of RUSAGE_CHILDREN around the wait: the harness runs one
+    generator at a time and starts no other child meanwhile, so the difference is this child's.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env) if env is not None else None,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise GeneratorError(f"{argv[0]} timed out after {timeout}s: {err[-2000:]}") from None
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise GeneratorError(f"{' '.join(argv[:4])} exited {proc.returncode}: {err[-3000:]}")
+    return ProcessRun(
+        out, err, wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    )
+
+
+def run_generator(
+    name: str, config: Mapping[str, Any], *, timeout: float, env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run `python -m bench.gen.<name>` with a JSON config; return its JSON result and its CPU."""
+    run = run_process(
+        [sys.executable, "-m", f"bench.gen.{name}", json.dumps(dict(config))],
+        timeout=timeout,
+        env=env,
+    )
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise GeneratorError(f"bench.gen.{name} printed no result: {run.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result, run.cpu_report()
+
+
+# --- the stack's processes -------------------------------------------------------------------
+
+
+def services_by_port(ports: Mapping[str, int]) -> dict[str, psutil.Process]:
+    """Map each service name to the supervised process tree root listening on its port.
+
+    The root is the ancestor whose parent is supervisord (or the listener itself when no
+    supervisord is found), so forked workers (gunicorn, postgres backends) are counted with it.
+    """
+    listeners: dict[int, int] = {}
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.pid and conn.laddr:
+            listeners.setdefault(conn.laddr.port, conn.pid)
+    found: dict[str, psutil.Process] = {}
+    for service, port in ports.items():
+        pid = listeners.get(port)
+        if pid is None:
+            continue
+        try:
+            found[service] = _supervised_root(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    return found
+
+
+def _supervised_root(proc: psutil.Process) -> psutil.Process:
+    chain = [proc, *proc.parents()]
+    for child, parent in itertools.pairwise(chain):
+        if "supervisord" in " ".join(parent.cmdline()):
+            return child
+    return proc
+
+
+def _tree(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [root]
+
+
+def rss_snapshot(services: Mapping[str, psutil.Process]) -> dict[str, dict[str, Any]]:
+    """RSS (MiB) of each service summed over its process tree, with the process count."""
+    report: dict[str, dict[str, Any]] = {}
+    for name, root in services.items():
+        total, count = 0, 0
+        for proc in _tree(root):
+            try:
+                total += proc.memory_info().rss
+                count += 1
+            except psutil.Error:
+                continue
+        report[name] = {"rss_mib": round(total / 2**20, 1), "processes": count}
+    return report
+
+
+def cpu_seconds(services: Mapping[str, psutil.Process]) -> dict[str, float]:
+    """CPU seconds used so far by each service's process tree (for per-run CPU deltas)."""
+    report: dict[str, float] = {}
+    for name, root in services.items():
+        total = 0.0
+        for proc in _tree(root):
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+        report[name] = total
+    return report
+
+
+class CpuMeter:
+    """Cores used by each service between `start()` and `stop()`."""
+
+    def __init__(self, services: Mapping[str, psutil.Process]) -> None:
+        self._services = services
+        self._before: dict[str, float] = {}
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Take the first reading."""
+        self._before = cpu_seconds(self._services)
+        self._t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """Cores used by each service since `start()`."""
+        after = cpu_seconds(self._services)
+        wall = max(time.monotonic() - self._t0, 1e-9)
+        return {
+            name: round((after[name] - self._before.get(name, after[name])) / wall, 3)
+            for name in after
+        }

@@ -1,0 +1,87 @@
+"""The stack under test: an isolated one started through the launcher, or the one `make up` runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where each service of a running stack answers, read from the stack's environment."""
+
+    env: Mapping[str, str] = field(repr=False)
+    kafka: str
+    connect_url: str
+    pg: dict[str, Any]
+    mongo_url: str
+    mongo_db: str
+    write_url: str
+    read_url: str
+    state_dir: Path
+    partitions: int
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Each service's listening port, used to find its processes for RSS and CPU."""
+        kafka_port = int(self.kafka.split(",")[0].rsplit(":", 1)[1])
+        return {
+            "postgres": int(self.pg["port"]),
+            "kafka": kafka_port,
+            "connect": urlparse(self.connect_url).port or 8083,
+            "ferretdb": urlparse(self.mongo_url).port or 27017,
+            "cud_api": urlparse(self.write_url).port or 8000,
+            "streams": urlparse(self.read_url).port or 8080,
+        }
+
+
+def stack_from_env(env: Mapping[str, str]) -> Stack:
+    """Read the README's shared variables, with the same defaults everywhere."""
+    state = Path(env.get("TODO_EDA_STATE_DIR") or "./.state")
+    return Stack(
+        env=dict(env),
+        kafka=env.get("KAFKA_BROKER_URL", "localhost:9092"),
+        connect_url=env.get("KAFKA_CONNECT_URL", "http://localhost:8083").rstrip("/"),
+        pg={
+            "host": env.get("POSTGRES_HOST", "localhost"),
+            "port": int(env.get("POSTGRES_PORT", "5432")),
+            "db": env.get("POSTGRES_DB", "todos"),
+            "user": env.get("POSTGRES_USER", "todo"),
+            "password": env.get("POSTGRES_PASSWORD", "todo-local-password"),
+        },
+        mongo_url=env.get("MONGO_URL", "mongodb://localhost:27017"),
+        mongo_db=env.get("MONGO_DB", "todos"),
+        write_url=f"http://127.0.0.1:{env.get('CUD_API_PORT', '8000')}",
+        read_url=f"http://127.0.0.1:{env.get('READ_API_PORT', '8080')}",
+        state_dir=state,
+        partitions=int(env.get("TOPIC_PARTITIONS", "4")),
+    )
+
+
+def stack_from_handle(handle: Any) -> Stack:
+    """Turn whatever the launcher's test helper yields into a `Stack` (it exposes its env)."""
+    env = getattr(handle, "env", None)
+    if callable(env):
+        env = env()
+    if not isinstance(env, Mapping):
+        raise TypeError(f"the launcher's stack handle {type(handle).__name__} has no env mapping")
+    return stack_from_env({**os.environ, **env})
+
+
+@contextmanager
+def open_stack(mode: str) -> Iterator[Stack]:
+    """`running`: the stack `make up` runs (from the environment); `isolated`: a fresh one."""
+    if mode == "running":
+        yield stack_from_env(os.environ)
+        return
+    if mode != "isolated":
+        raise ValueError(f"BENCH_STACK must be 'isolated' or 'running', not {mode!r}")
+    from compose import testing  # the launcher's isolated-stack helper
+
+    with testing.isolated_stack() as handle:
+        yield stack_from_handle(handle)
