@@ -12,7 +12,7 @@ settings = load_settings()
 app = faust.App(
     "todo-eda-streams",
     broker=settings.faust_brokers,
-    store="rocksdb://",
+    store=settings.table_store,
     datadir=str(settings.faust_data_dir),
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,

@@ -25,6 +25,7 @@ class Settings:
     read_api_port: int
     topic_partitions: int
     faust_data_dir: Path
+    table_store: str
     command_batch_size: int
     command_batch_seconds: float
 
@@ -62,6 +63,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         read_api_port=int(env.get("READ_API_PORT", "8080")),
         topic_partitions=int(env.get("TOPIC_PARTITIONS", "4")),
         faust_data_dir=Path(env.get("FAUST_DATA_DIR") or state_dir / "faust"),
+        # memory:// lets unit tests run agents without RocksDB files
+        table_store=env.get("STREAMS_TABLE_STORE", "rocksdb://"),
         command_batch_size=int(env.get("STREAMS_COMMAND_BATCH_SIZE", "500")),
         command_batch_seconds=float(env.get("STREAMS_COMMAND_BATCH_SECONDS", "0.01")),
     )

@@ -1,0 +1,62 @@
+"""Agents under test use Faust's memory store and fake clients: no services needed."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+# Before streams.app is imported: its table must never touch RocksDB files here.
+os.environ.setdefault("STREAMS_TABLE_STORE", "memory://")
+
+from streams.app import app, connections
+from streams.domain import Projection
+from streams.postgres import BatchOutcome
+from streams.records import TodoCommand
+
+
+class FakeCommandStore:
+    """Records the batches the command agent applies."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[TodoCommand]] = []
+
+    async def apply_batch(self, commands: list[TodoCommand]) -> BatchOutcome:
+        self.batches.append(list(commands))
+        return BatchOutcome(applied=len(commands))
+
+
+class FakeReadModel:
+    """Keeps the last projection written per todo."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[int, Projection]] = []
+
+    async def write(self, todo_id: int, projection: Projection) -> bool:
+        self.writes.append((todo_id, projection))
+        return True
+
+
+@pytest.fixture
+def fakes(monkeypatch) -> Any:
+    """Swap the worker's clients for fakes and use the memory table store."""
+    assert str(app.conf.store) == "memory:", "streams.app was imported before this conftest"
+    store, model = FakeCommandStore(), FakeReadModel()
+    monkeypatch.setattr(connections, "command_store", store)
+    monkeypatch.setattr(connections, "read_model", model)
+    monkeypatch.setattr(connections, "_opened", True)
+    return store, model
+
+
+@pytest.fixture
+def dead_letters(monkeypatch) -> list[tuple[str, bytes | None, str]]:
+    """Capture dead letters instead of producing them."""
+    sent: list[tuple[str, bytes | None, str]] = []
+
+    async def capture(topic: Any, event: Any, reason: str) -> None:
+        sent.append((topic.get_topic_name(), event.message.value, reason))
+
+    monkeypatch.setattr("streams.agents.commands.send_to_dlq", capture)
+    monkeypatch.setattr("streams.agents.changes.send_to_dlq", capture)
+    return sent

@@ -1,0 +1,139 @@
+"""Read API views through aiohttp's test client."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.domain import Projection
+from streams.records import Position, Todo, parse_time
+
+
+def _todo(todo_id: int, *, completed: bool = False) -> dict:
+    return {
+        "id": todo_id,
+        "title": f"todo {todo_id}",
+        "description": "",
+        "completed": completed,
+        "created_at": "2026-11-27T19:42:00.123456Z",
+        "updated_at": "2026-11-27T19:42:00.123456Z",
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/todos/", "/api/todos", "/todos/", "/todos"])
+async def test_no_todos_is_an_empty_array_on_every_list_path(client, path):
+    response = await client.get(path)
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert await response.json() == []
+    assert "Link" not in response.headers
+
+
+async def test_the_list_is_in_seed_shape_ordered_by_id(client, read_model):
+    read_model.todos = [_todo(3), _todo(1)]
+    body = await (await client.get("/api/todos/")).json()
+    assert [t["id"] for t in body] == [1, 3]
+    assert set(body[0]) == {"id", "title", "description", "completed", "created_at", "updated_at"}
+
+
+async def test_the_list_filters_by_completed(client, read_model):
+    read_model.todos = [_todo(1), _todo(2, completed=True)]
+    done = await (await client.get("/api/todos/?completed=true")).json()
+    todo = await (await client.get("/api/todos/?completed=false")).json()
+    assert [t["id"] for t in done] == [2]
+    assert [t["id"] for t in todo] == [1]
+
+
+async def test_the_list_paginates_by_key_with_a_next_link(client, read_model):
+    read_model.todos = [_todo(i) for i in range(1, 6)]
+    first = await client.get("/api/todos/?limit=2&completed=false")
+    assert [t["id"] for t in await first.json()] == [1, 2]
+    link = first.headers["Link"]
+    assert link.endswith('>; rel="next"') and "after=2" in link and "completed=false" in link
+    next_url = link[link.index("<") + 1 : link.index(">")]
+    second = await client.get(next_url[next_url.index("/api/") :])
+    assert [t["id"] for t in await second.json()] == [3, 4]
+    last = await client.get("/api/todos/?limit=2&after=4")
+    assert [t["id"] for t in await last.json()] == [5]
+    assert "Link" not in last.headers
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "limit=ten", "completed=maybe", "after=-1", "after=x"]
+)
+async def test_bad_list_parameters_are_a_400_with_a_detail(client, query):
+    response = await client.get(f"/api/todos/?{query}")
+    assert response.status == 400
+    assert "detail" in await response.json()
+
+
+def _project(monkeypatch, todo: Todo | None) -> None:
+    projection = Projection(todo=todo, position=Position(lsn=1, streamed=True, version=1))
+    monkeypatch.setattr("web_read.views.get_projection", lambda todo_id: projection)
+
+
+@pytest.mark.parametrize("path", ["/api/todos/42/", "/api/todos/42", "/todos/42/", "/todos/42"])
+async def test_a_todo_is_served_from_the_table_on_every_detail_path(client, monkeypatch, path):
+    moment = parse_time("2026-11-27T19:42:00.123456Z")
+    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2))
+    response = await client.get(path)
+    assert response.status == 200
+    assert await response.json() == {
+        "id": 42,
+        "title": "Learn Kafka",
+        "description": "EDA",
+        "completed": True,
+        "created_at": "2026-11-27T19:42:00.123456Z",
+        "updated_at": "2026-11-27T19:42:00.123456Z",
+    }
+
+
+async def test_an_unknown_todo_is_a_404_with_drf_detail(client, monkeypatch):
+    monkeypatch.setattr("web_read.views.get_projection", lambda todo_id: None)
+    response = await client.get("/api/todos/7/")
+    assert response.status == 404
+    assert await response.json() == {"detail": "Not found."}
+
+
+async def test_a_deleted_todo_is_a_404(client, monkeypatch):
+    _project(monkeypatch, None)
+    assert (await client.get("/api/todos/42/")).status == 404
+
+
+@pytest.mark.parametrize("todo_id", ["abc", "-1", "0", "1.5", "99999999999999999999"])
+async def test_a_malformed_id_is_a_400_not_a_500(client, todo_id):
+    response = await client.get(f"/api/todos/{todo_id}/")
+    assert response.status == 400
+    assert "detail" in await response.json()
+
+
+async def test_an_unexpected_error_is_a_json_500_without_a_traceback(client, monkeypatch):
+    def boom(todo_id):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("web_read.views.get_projection", boom)
+    response = await client.get("/api/todos/42/")
+    assert response.status == 500
+    body = await response.json()
+    assert body == {"detail": "Internal server error."}
+
+
+async def test_health_is_503_naming_what_is_wrong(client, read_model, monkeypatch):
+    read_model.healthy = False
+    monkeypatch.setattr(
+        "web_read.health.consumer_status", lambda app: (False, {"state": "no partitions"})
+    )
+    monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
+    for path in ("/health", "/health/"):
+        response = await client.get(path)
+        assert response.status == 503
+        body = await response.json()
+        assert body["problems"] == ["consumer", "mongodb"]
+
+
+async def test_health_is_200_when_every_check_passes(client, monkeypatch):
+    monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {}))
+    monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
+    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {"todos[0]": 0})
+    response = await client.get("/health")
+    assert response.status == 200
+    assert (await response.json())["consumer_lag"] == {"todos[0]": 0}
