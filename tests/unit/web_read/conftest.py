@@ -65,7 +65,7 @@ async def client(read_model, same_node) -> AsyncIterator[TestClient]:
     """An HTTP client for the worker's web app."""
     # A fresh aiohttp app per test (each test has its own loop) with the worker's routes.
     web_app = web.Application()
-    for route in app.web.web_app.router.routes():
+    for route in app.web.web_app.router.routes():  # type: ignore[attr-defined]
         web_app.router.add_route(route.method, route.resource.canonical, route.handler)
     async with TestClient(TestServer(web_app)) as test_client:
         yield test_client
