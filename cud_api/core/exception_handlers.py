@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -58,7 +58,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             {exc.dependency: [exc.detail or "unavailable"]},
             {"Retry-After": str(settings.RETRY_AFTER_SECONDS)},
         )
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, OperationalError | InterfaceError):
         # Connection loss or timeout talking to PostgreSQL: a dependency outage, not a bug.
         logger.warning("PostgreSQL error: %s", exc)
         return _envelope(
