@@ -1,0 +1,767 @@
+"""compose/docker-compose.yml agrees with the native stack, checked statically (no Docker engine).
+
+Ports, variable names and defaults come from the README's shared contracts; image versions come
+from compose/.env; the connector registration one-shot runs here against a stub Kafka Connect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE_DIR = ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+ENV_FILE = COMPOSE_DIR / ".env"
+README = ROOT / "README.md"
+
+TOPICS = ("todos", "postgres.public.todos", "todos.dlq", "postgres.public.todos.dlq")
+ONE_SHOTS = {"topics", "migrate", "register-connector"}
+APP_SERVICES = {"cud_api", "streams", "migrate"}
+# Not in the README table, but part of how the app is started in a container.
+APP_EXTRA_VARIABLES = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOWED_HOSTS"}
+# What each app service must be given: the default (localhost, a generated key) is wrong there.
+REQUIRED_APP_VARIABLES = {
+    "cud_api": {
+        "KAFKA_BROKER_URL",
+        "POSTGRES_HOST",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SETTINGS_MODULE",
+    },
+    "migrate": {
+        "POSTGRES_HOST",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "DJANGO_SETTINGS_MODULE",
+    },
+    "streams": {
+        "KAFKA_BROKER_URL",
+        "POSTGRES_HOST",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "MONGO_URL",
+        "MONGO_DB",
+        "TOPIC_PARTITIONS",
+        "FAUST_DATA_DIR",
+    },
+}
+# Which services run the code of which package (for the scan of variables the code reads).
+PACKAGE_SERVICES = {
+    "cud_api": ("cud_api", "migrate"),
+    "streams": ("streams",),
+    "web_read": ("streams",),
+}
+# Read by the code but fixed by the container's command line, so not needed in its environment.
+SET_BY_COMMAND_LINE = {"CUD_API_PORT", "READ_API_PORT"}
+SERVICE_VARIABLES = re.compile(
+    r"""["']((?:KAFKA|POSTGRES|MONGO|DEBEZIUM|FAUST|TOPIC)_[A-Z0-9_]+)["']"""
+)
+
+INTERPOLATION = re.compile(
+    r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)"
+)
+
+
+# --- how compose reads its files -------------------------------------------------------------
+
+
+def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+    """Parse compose/.env (KEY=VALUE lines), refusing a key defined twice."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}:{number}: not KEY=VALUE: {raw!r}"
+        assert key not in values, f"{path.name}:{number}: {key} is defined twice"
+        values[key] = value.strip().strip("\"'")
+    return values
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """Substitute ${VAR}, ${VAR:-default}, ${VAR:?error} and $$ the way docker compose does."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) or match.group(4)
+        operator, argument = match.group(2), match.group(3)
+        value = env.get(name)
+        if operator in (":-", "-"):
+            if value is None or (operator == ":-" and value == ""):
+                return argument
+        elif operator in (":?", "?"):
+            if value is None or (operator == ":?" and value == ""):
+                raise KeyError(f"${{{name}}} is required: {argument}")
+        elif value is None:
+            raise KeyError(f"${{{name}}} has no value and no default")
+        return value
+
+    return INTERPOLATION.sub(substitute, text)
+
+
+def variables_in(text: str) -> set[str]:
+    """The variable names a compose string refers to."""
+    return {m.group(1) or m.group(4) for m in INTERPOLATION.finditer(text) if m.group(0) != "$$"}
+
+
+def load_compose() -> dict[str, Any]:
+    """The compose file as parsed YAML (merge keys resolved), before interpolation."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def resolved(value: Any, env: Mapping[str, str] | None = None) -> Any:
+    """A compose value with every variable at its .env value or its default (empty shell)."""
+    env = read_env_file() if env is None else env
+    if isinstance(value, str):
+        return interpolate(value, env)
+    if isinstance(value, list):
+        return [resolved(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: resolved(item, env) for key, item in value.items()}
+    return value
+
+
+def environment(service: Mapping[str, Any]) -> dict[str, str]:
+    """A service's environment as a name -> resolved string mapping (list or map syntax)."""
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
+    return {key: str(resolved(str(value))) for key, value in raw.items()}
+
+
+def command_words(service: Mapping[str, Any]) -> list[str]:
+    """A service's command as a list of words, resolved."""
+    command = service.get("command") or []
+    if isinstance(command, str):
+        return shlex.split(resolved(command))
+    return [str(word) for word in resolved(command)]
+
+
+def published_ports(service: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(host port, container port) for each `ports:` entry, variables at their defaults."""
+    pairs = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            pairs.append((int(resolved(str(entry["published"]))), int(entry["target"])))
+            continue
+        parts = resolved(str(entry)).split("/")[0].split(":")
+        assert len(parts) >= 2, f"{entry!r}: publish an explicit host port"
+        pairs.append((int(parts[-2]), int(parts[-1])))
+    return pairs
+
+
+# --- the native stack's contracts ------------------------------------------------------------
+
+
+def readme_contract() -> dict[str, str | None]:
+    """Variable -> default from the README's environment table (None: no literal default)."""
+    text = README.read_text()
+    start = text.index("### Environment")
+    table: dict[str, str | None] = {}
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("###"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
+        defaults = re.findall(r"`([^`]*)`", cells[1])
+        for index, name in enumerate(names):
+            table[name] = defaults[index] if len(defaults) == len(names) else None
+    return table
+
+
+def native_defaults() -> dict[str, str | None]:
+    """The native stack's defaults: the launcher's settings module if it has them, else the README.
+
+    The launcher (compose/settings.py) is the code that runs; the README is the contract it
+    implements. Where both exist they must agree (tested below), so either one is the reference.
+    """
+    defaults = readme_contract()
+    defaults.update(launcher_defaults())
+    return defaults
+
+
+def launcher_defaults() -> dict[str, str]:
+    """Defaults exposed by compose/settings.py, if it exists and exposes a DEFAULTS mapping."""
+    if not (COMPOSE_DIR / "settings.py").exists():
+        return {}
+    sys.path.insert(0, str(ROOT))
+    try:
+        import compose.settings as launcher  # optional: written in parallel
+    except Exception:  # pragma: no cover - the launcher failing to import is its own test's job
+        return {}
+    finally:
+        sys.path.remove(str(ROOT))
+    found = getattr(launcher, "DEFAULTS", None)
+    if not isinstance(found, Mapping):
+        return {}
+    return {str(key): str(value) for key, value in found.items()}
+
+
+def port_of(url: str) -> int:
+    """The port of `host:port` or `scheme://host:port`."""
+    port = urlsplit(url if "://" in url else f"//{url}").port
+    assert port is not None, f"{url!r} has no port"
+    return port
+
+
+def default(name: str) -> str:
+    """The native default of a contract variable."""
+    value = native_defaults().get(name)
+    assert value is not None, f"{name} has no literal default in the README contracts table"
+    return value
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def test_compose_file_defines_the_native_stack_services(services: dict[str, Any]) -> None:
+    expected = {"kafka", "topics", "postgres", "mongodb", "connect"} | ONE_SHOTS | APP_SERVICES
+    assert expected <= set(services), f"missing: {sorted(expected - set(services))}"
+
+
+def test_every_dependency_waits_for_health_or_successful_completion(
+    services: dict[str, Any],
+) -> None:
+    for name, service in services.items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: depends_on must use the long form"
+        for target, spec in depends_on.items():
+            assert target in services, f"{name} depends on unknown service {target}"
+            condition = (spec or {}).get("condition")
+            if target in ONE_SHOTS:
+                assert condition == "service_completed_successfully", f"{name} -> {target}"
+            else:
+                assert condition == "service_healthy", f"{name} -> {target}: {condition}"
+
+
+def test_every_service_others_wait_for_has_a_healthcheck(services: dict[str, Any]) -> None:
+    awaited = {
+        target
+        for service in services.values()
+        for target, spec in (service.get("depends_on") or {}).items()
+        if spec["condition"] == "service_healthy"
+    }
+    assert awaited, "nothing waits for a healthy service"
+    for name in sorted(awaited | (set(services) - ONE_SHOTS)):
+        check = services[name].get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+def test_every_one_shot_is_awaited_by_a_long_running_service(services: dict[str, Any]) -> None:
+    # `docker compose up --wait` counts a one-shot's exit 0 as success only when a running
+    # service depends on it with service_completed_successfully (else it fails the command).
+    for one_shot in ONE_SHOTS:
+        adopters = [
+            name
+            for name, service in services.items()
+            if name not in ONE_SHOTS and one_shot in (service.get("depends_on") or {})
+        ]
+        assert adopters, f"no long-running service waits for {one_shot}"
+
+
+def test_one_shots_are_not_restarted(services: dict[str, Any]) -> None:
+    for name in ONE_SHOTS:
+        assert services[name].get("restart", "no") == "no", name
+
+
+# --- versions --------------------------------------------------------------------------------
+
+
+def test_every_image_version_is_pinned_once_in_the_env_file(services: dict[str, Any]) -> None:
+    env = read_env_file()
+    used: set[str] = set()
+    for name, service in services.items():
+        image = service["image"]
+        # The tag follows the first colon (no registry here has a port).
+        repository, _, tag = image.partition(":")
+        if "build" in service:
+            # Our own image: a local tag; its base image version is a build argument from .env.
+            assert tag and tag != "latest", f"{name}: {image}"
+            for value in (service["build"].get("args") or {}).values():
+                assert variables_in(str(value)) <= set(env), f"{name}: build arg {value}"
+                used |= variables_in(str(value))
+            continue
+        assert repository and not variables_in(repository), f"{name}: {image}"
+        assert re.fullmatch(r"\$\{[A-Z_]+(:\?[^}]*)?\}", tag), (
+            f"{name}: the tag of {image} must be exactly one variable pinned in compose/.env"
+        )
+        (variable,) = variables_in(tag)
+        assert variable in env, f"{name}: {variable} is not defined in compose/.env"
+        version = env[variable]
+        assert version != "latest" and re.match(r"\d", version), f"{variable}={version}"
+        used.add(variable)
+    assert "latest" not in COMPOSE_FILE.read_text()
+    versions = {key for key in env if key.endswith("_VERSION")}
+    assert versions == used, f"pinned but unused: {versions - used}; used: {used - versions}"
+
+
+def test_kafka_and_debezium_versions_match_the_native_poms() -> None:
+    env = read_env_file()
+    poms = {
+        "KAFKA_VERSION": (COMPOSE_DIR / "kafka" / "pom.xml", "kafka.version"),
+        "DEBEZIUM_VERSION": (COMPOSE_DIR / "kafka" / "debezium" / "pom.xml", "debezium.version"),
+    }
+    checked = 0
+    for variable, (pom, property_name) in poms.items():
+        if not pom.exists():
+            continue
+        match = re.search(rf"<{re.escape(property_name)}>([^<]+)</", pom.read_text())
+        assert match, f"{pom} has no <{property_name}>"
+        assert env[variable] == match.group(1), (
+            f"{variable}={env[variable]}, {pom.name}: {match[1]}"
+        )
+        checked += 1
+    if not checked:
+        pytest.skip("the native launcher's poms are not there yet")
+
+
+def test_env_file_holds_versions_not_secrets() -> None:
+    for key in read_env_file():
+        assert not re.search(r"PASSWORD|SECRET|TOKEN|_KEY$", key), f"compose/.env defines {key}"
+
+
+# --- ports -----------------------------------------------------------------------------------
+
+
+def test_the_launcher_and_the_readme_share_the_defaults() -> None:
+    launcher = launcher_defaults()
+    if not launcher:
+        pytest.skip("compose/settings.py has no DEFAULTS yet")
+    readme = readme_contract()
+    for name, value in launcher.items():
+        if value and readme.get(name) is not None:
+            assert readme[name] == value, f"{name}: README {readme[name]!r}, launcher {value!r}"
+
+
+def test_published_ports_are_the_native_defaults(services: dict[str, Any]) -> None:
+    expected = {
+        "kafka": port_of(default("KAFKA_BROKER_URL")),
+        "connect": port_of(default("KAFKA_CONNECT_URL")),
+        "postgres": int(default("POSTGRES_PORT")),
+        "mongodb": port_of(default("MONGO_URL")),
+        "cud_api": int(default("CUD_API_PORT")),
+        "streams": int(default("READ_API_PORT")),
+    }
+    for name, port in expected.items():
+        host_ports = [host for host, _ in published_ports(services[name])]
+        assert host_ports == [port], f"{name} publishes {host_ports}, the native stack uses {port}"
+    unexpected = {
+        name for name, service in services.items() if service.get("ports") and name not in expected
+    }
+    assert not unexpected, f"services publishing undocumented ports: {unexpected}"
+
+
+def test_published_ports_reach_what_each_container_listens_on(services: dict[str, Any]) -> None:
+    ((_, cud_api),) = published_ports(services["cud_api"])
+    words = command_words(services["cud_api"])
+    assert words[words.index("--bind") + 1] == f"0.0.0.0:{cud_api}"
+
+    ((_, streams),) = published_ports(services["streams"])
+    words = command_words(services["streams"])
+    assert words[words.index("--web-port") + 1] == str(streams)
+    assert words[words.index("--web-host") + 1] == "0.0.0.0"
+
+    assert published_ports(services["postgres"])[0][1] == 5432
+    assert published_ports(services["mongodb"])[0][1] == 27017
+    assert published_ports(services["connect"])[0][1] == 8083
+
+
+def test_kafka_serves_containers_and_the_host_on_separate_listeners(
+    services: dict[str, Any],
+) -> None:
+    env = environment(services["kafka"])
+    listeners = dict(
+        (entry.split("://")[0], port_of(entry)) for entry in env["KAFKA_LISTENERS"].split(",")
+    )
+    advertised = dict(
+        (entry.split("://")[0], entry.split("://")[1])
+        for entry in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    )
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert listeners[controller] == int(default("KAFKA_CONTROLLER_PORT"))
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f"@kafka:{listeners[controller]}")
+
+    # The host reaches the published port, and is told to come back to localhost on it.
+    ((host_port, container_port),) = published_ports(services["kafka"])
+    (external,) = [name for name, port in listeners.items() if port == container_port]
+    assert advertised[external] == f"localhost:{host_port}"
+
+    # Containers use the inter-broker listener, advertised under the service name.
+    internal = env["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    assert advertised[internal] == f"kafka:{listeners[internal]}"
+    for name in ("cud_api", "streams"):
+        assert environment(services[name])["KAFKA_BROKER_URL"] == advertised[internal]
+    assert environment(services["connect"])["BOOTSTRAP_SERVERS"] == advertised[internal]
+
+    assert "localhost:9092" in services["kafka"]["healthcheck"]["test"][-1]
+    assert listeners[internal] == 9092
+
+
+# --- variables -------------------------------------------------------------------------------
+
+
+def test_app_services_use_exactly_the_contract_variable_names(services: dict[str, Any]) -> None:
+    contract = set(readme_contract())
+    for name in APP_SERVICES:
+        names = set(environment(services[name]))
+        unknown = names - contract - APP_EXTRA_VARIABLES
+        assert not unknown, f"{name}: not contract names: {sorted(unknown)}"
+        missing = REQUIRED_APP_VARIABLES[name] - names
+        assert not missing, f"{name}: missing {sorted(missing)}"
+
+
+def test_credentials_and_settings_default_to_the_native_values(services: dict[str, Any]) -> None:
+    shared = (
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "DEBEZIUM_PG_USER",
+        "DEBEZIUM_PG_PASSWORD",
+        "MONGO_DB",
+        "TOPIC_PARTITIONS",
+        "DJANGO_DEBUG",
+    )
+    seen = 0
+    for name, service in services.items():
+        env = environment(service)
+        for variable in shared:
+            if variable in env:
+                assert env[variable] == default(variable), f"{name}: {variable}={env[variable]}"
+                seen += 1
+    assert seen >= len(shared)
+
+
+def test_containers_address_each_other_by_service_name(services: dict[str, Any]) -> None:
+    for name in ("cud_api", "streams", "migrate", "connect"):
+        env = environment(services[name])
+        assert env["POSTGRES_HOST"] == "postgres" and env["POSTGRES_PORT"] == "5432", name
+    streams = environment(services["streams"])
+    assert urlsplit(streams["MONGO_URL"]).hostname == "mongodb"
+    assert port_of(streams["MONGO_URL"]) == published_ports(services["mongodb"])[0][1]
+    register = environment(services["register-connector"])
+    assert register["KAFKA_CONNECT_URL"] == "http://connect:8083"
+
+
+def test_every_service_variable_the_app_code_reads_is_provided(services: dict[str, Any]) -> None:
+    scanned = 0
+    for package, service_names in PACKAGE_SERVICES.items():
+        sources = sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+        read = {m for path in sources for m in SERVICE_VARIABLES.findall(path.read_text())}
+        read -= SET_BY_COMMAND_LINE
+        for name in service_names:
+            missing = read - set(environment(services[name]))
+            assert not missing, f"{package} reads {sorted(missing)}, not set for {name}"
+        scanned += len(sources)
+    if not scanned:
+        pytest.skip("no application code to scan yet")
+
+
+# --- Kafka Connect and Debezium --------------------------------------------------------------
+
+
+def connector_file(services: dict[str, Any]) -> Path:
+    """The host path of the connector JSON that register-connector mounts and passes on."""
+    register = services["register-connector"]
+    words = command_words(register)
+    target = words[words.index("--file") + 1]
+    for volume in register.get("volumes") or []:
+        source, container_path, *options = str(volume).split(":")
+        if container_path == target:
+            assert options == ["ro"], f"mount {source} read-only"
+            return (COMPOSE_DIR / source).resolve()
+    raise AssertionError(f"register-connector does not mount {target}")
+
+
+def test_the_connector_file_register_connector_mounts_exists(services: dict[str, Any]) -> None:
+    path = connector_file(services)
+    assert path == ROOT / "debezium" / "connector.json"
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    json.loads(path.read_text())
+
+
+def test_connect_resolves_every_placeholder_of_the_connector(services: dict[str, Any]) -> None:
+    env = environment(services["connect"])
+    assert env["CONNECT_CONFIG_PROVIDERS"] == "env"
+    assert (
+        env["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"]
+        == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    )
+    for variable in ("POSTGRES_PORT", "POSTGRES_DB", "DEBEZIUM_PG_USER", "DEBEZIUM_PG_PASSWORD"):
+        assert variable in env, variable
+    path = connector_file(services)
+    if not path.is_file():
+        pytest.skip("debezium/connector.json is not there yet")
+    document = json.loads(path.read_text())
+    config = document.get("config", document)
+    placeholders = set(re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text()))
+    missing = placeholders - set(env)
+    assert not missing, f"connector.json uses ${{env:...}} that connect lacks: {sorted(missing)}"
+    password = str(config.get("database.password", ""))
+    assert password.startswith("${"), "connector.json must not commit a password"
+    prefix = config.get("topic.prefix")
+    if prefix is not None:
+        assert f"{prefix}.public.todos" in TOPICS
+
+
+def test_topics_one_shot_creates_the_contract_topics(services: dict[str, Any]) -> None:
+    topics = services["topics"]
+    script = " ".join(command_words(topics))
+    for topic in TOPICS:
+        assert re.search(rf"(^|\s){re.escape(topic)}(\s|;|$)", script), topic
+    assert "--if-not-exists" in script
+    assert '--partitions "$TOPIC_PARTITIONS"' in script
+    assert environment(topics)["TOPIC_PARTITIONS"] == default("TOPIC_PARTITIONS")
+    assert "--bootstrap-server kafka:9092" in script
+
+
+def test_postgres_allows_logical_decoding_and_creates_the_debezium_role(
+    services: dict[str, Any],
+) -> None:
+    postgres = services["postgres"]
+    words = command_words(postgres)
+    for setting in ("wal_level=logical", "max_replication_slots=10", "max_wal_senders=10"):
+        assert setting in words, setting
+    (init_dir,) = [
+        str(volume).split(":")[0]
+        for volume in postgres["volumes"]
+        if ":/docker-entrypoint-initdb.d" in str(volume)
+    ]
+    scripts = sorted((COMPOSE_DIR / init_dir).glob("*.sh"))
+    assert scripts, f"no init script in {init_dir}"
+    text = "".join(script.read_text() for script in scripts)
+    assert "REPLICATION" in text
+    for variable in ("DEBEZIUM_PG_USER", "DEBEZIUM_PG_PASSWORD"):
+        assert variable in text, variable
+        assert environment(postgres)[variable] == environment(services["connect"])[variable]
+    for script in scripts:
+        subprocess.run(["bash", "-n", str(script)], check=True)
+        assert os.access(script, os.X_OK), f"{script.name} is not executable"
+    check = " ".join(postgres["healthcheck"]["test"])
+    assert "pg_isready" in check and "-h 127.0.0.1" in check
+
+
+# --- the app image and its commands ----------------------------------------------------------
+
+
+def test_app_services_share_one_image_built_from_the_repository(services: dict[str, Any]) -> None:
+    builds = {
+        name: (service["image"], json.dumps(service["build"], sort_keys=True))
+        for name, service in services.items()
+        if "build" in service
+    }
+    assert set(builds) == APP_SERVICES | {"register-connector"}
+    assert len(set(builds.values())) == 1, builds
+    build = services["cud_api"]["build"]
+    context = (COMPOSE_DIR / build["context"]).resolve()
+    assert context == ROOT and (context / "setup.cfg").is_file()
+    dockerfile = context / build["dockerfile"]
+    text = dockerfile.read_text()
+    assert re.search(r"^ARG PYTHON_VERSION\b", text, re.M)
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim\b", text, re.M)
+    assert re.search(r"pip install\b[^\n]*\s\.(\s|$)", text), "the image must `pip install .`"
+    assert set(build["args"]) == {"PYTHON_VERSION"}
+    ignore = (dockerfile.parent / f"{dockerfile.name}.dockerignore").read_text().split()
+    for heavy in (".git", ".venv", ".state"):
+        assert heavy in ignore, heavy
+
+
+def test_app_commands_are_the_native_process_commands(services: dict[str, Any]) -> None:
+    assert command_words(services["cud_api"])[:2] == ["gunicorn", "cud_api.config.wsgi:application"]
+    words = command_words(services["cud_api"])
+    assert words[words.index("--worker-class") + 1] == "gthread"
+    assert command_words(services["streams"])[:4] == ["faust", "-A", "streams.app", "worker"]
+    assert command_words(services["migrate"]) == ["python", "-m", "django", "migrate", "--noinput"]
+    for name in APP_SERVICES:
+        env = environment(services[name])
+        assert env["DJANGO_SETTINGS_MODULE"] == "cud_api.config.settings", name
+    assert "/health/" in " ".join(services["cud_api"]["healthcheck"]["test"])
+    assert "/health'" in " ".join(services["streams"]["healthcheck"]["test"])
+    streams_env = environment(services["streams"])
+    mounts = [str(volume).split(":")[1] for volume in services["streams"]["volumes"]]
+    assert any(streams_env["FAUST_DATA_DIR"].startswith(mount) for mount in mounts)
+
+
+def test_connector_is_registered_after_the_table_and_topics_exist(
+    services: dict[str, Any],
+) -> None:
+    depends_on = services["register-connector"]["depends_on"]
+    assert depends_on["connect"]["condition"] == "service_healthy"
+    assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+    assert depends_on["topics"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+# --- the registration one-shot, run against a stub Kafka Connect -----------------------------
+
+
+class StubConnect(BaseHTTPRequestHandler):
+    """Answers like Kafka Connect: 404 until registered, then the config and a status."""
+
+    configs: dict[str, Any]
+    puts: list[tuple[str, Any]]
+    task_state: str
+
+    def do_PUT(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        stub = type(self)
+        name = self.path.split("/")[2]
+        stub.puts.append((self.path, body))
+        stub.configs[name] = body
+        self.reply(201, {"name": name, "config": body, "tasks": []})
+
+    def do_GET(self) -> None:
+        name = self.path.split("/")[2]
+        if name not in type(self).configs:
+            self.reply(404, {"error_code": 404, "message": f"Connector {name} not found"})
+        elif self.path.endswith("/config"):
+            self.reply(200, {**type(self).configs[name], "name": name})
+        else:
+            tasks = [{"id": 0, "state": type(self).task_state, "worker_id": "connect:8083"}]
+            self.reply(200, {"name": name, "connector": {"state": "RUNNING"}, "tasks": tasks})
+
+    def do_POST(self) -> None:  # restart: the stub's task stays in its state
+        self.reply(202, {})
+
+    def reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stub_connect() -> Iterator[tuple[str, type[StubConnect]]]:
+    attributes = {"configs": {}, "puts": [], "task_state": "RUNNING"}
+    handler = type("Stub", (StubConnect,), attributes)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_registration(
+    services: dict[str, Any], url: str, connector: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run register-connector's command line as compose would, against the stub Connect."""
+    service = services["register-connector"]
+    words = command_words(service)
+    assert words[0] == "python", words
+    (mount,) = [str(volume).split(":")[1] for volume in service["volumes"]]
+    words = [str(connector) if word == mount else word for word in words]
+    assert str(connector) in words, f"the command does not read the mounted {mount}"
+    env = {**os.environ, **environment(service), "KAFKA_CONNECT_URL": url}
+    return subprocess.run(
+        [sys.executable, *words[1:]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_register_connector_puts_the_connector_json_and_waits_until_running(
+    services: dict[str, Any], stub_connect: tuple[str, type[StubConnect]]
+) -> None:
+    url, stub = stub_connect
+    path = connector_file(services)
+    document = json.loads(path.read_text())
+    result = run_registration(services, url, path)
+    assert result.returncode == 0, result.stderr
+    assert stub.puts[-1] == (f"/connectors/{document['name']}/config", document["config"])
+    assert environment(services["register-connector"])["KAFKA_CONNECT_URL"] == (
+        "http://connect:8083"
+    )
+
+
+def test_register_connector_is_idempotent(
+    services: dict[str, Any], stub_connect: tuple[str, type[StubConnect]]
+) -> None:
+    url, stub = stub_connect
+    path = connector_file(services)
+    first = run_registration(services, url, path)
+    second = run_registration(services, url, path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert {entry[0] for entry in stub.puts} == {
+        f"/connectors/{json.loads(path.read_text())['name']}/config"
+    }
+
+
+def test_register_connector_exits_non_zero_when_a_task_fails(
+    services: dict[str, Any], stub_connect: tuple[str, type[StubConnect]]
+) -> None:
+    url, stub = stub_connect
+    stub.task_state = "FAILED"
+    result = run_registration(services, url, connector_file(services))
+    assert result.returncode != 0
+    assert "FAILED" in result.stdout + result.stderr
+
+
+# --- docker compose itself, where it exists ---------------------------------------------------
+
+
+def test_docker_compose_accepts_the_file_when_the_plugin_is_installed() -> None:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker CLI")
+    probe = subprocess.run(
+        [docker, "compose", "version"], capture_output=True, text=True, timeout=30
+    )
+    if probe.returncode != 0:
+        pytest.skip("the docker compose plugin is not installed")
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
