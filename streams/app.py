@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from streams.connections import Connections, ConnectionsService
@@ -9,7 +11,17 @@ from streams.settings import load_settings
 
 settings = load_settings()
 
-app = faust.App(
+
+class StreamsApp(faust.App):
+    """The Faust App without framework fixups."""
+
+    def _init_fixups(self) -> list[Any]:
+        # The stack gives every process DJANGO_SETTINGS_MODULE, which makes Faust's Django
+        # fixup run django.setup() in the worker; the worker has no use for Django.
+        return []
+
+
+app = StreamsApp(
     "todo-eda-streams",
     broker=settings.faust_brokers,
     store=settings.table_store,
