@@ -1,0 +1,1 @@
+"""The native launcher: PostgreSQL, Kafka, Connect, FerretDB and the apps under supervisord."""

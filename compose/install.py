@@ -1,0 +1,157 @@
+"""Install what the stack runs: PostgreSQL (Debian), Kafka and Debezium (Maven), FerretDB (Go)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from compose.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+KAFKA_POM = REPO_ROOT / "compose" / "kafka" / "pom.xml"
+DEBEZIUM_POM = REPO_ROOT / "compose" / "kafka" / "debezium" / "pom.xml"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_VERSION = "v1.24.2"
+DEBIAN_PACKAGES = ("postgresql", "postgresql-client")
+
+
+class InstallError(Exception):
+    """A tool the stack needs could not be installed."""
+
+
+def postgres_bindir() -> Path | None:
+    """The newest Debian PostgreSQL server's bin folder, or None when none is installed."""
+    override = os.environ.get("PG_BINDIR")
+    if override:
+        return Path(override)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+        key=lambda p: int(Path(p).parent.parent.name),
+    )
+    return Path(found[-1]).parent if found else None
+
+
+def _run(cmd: list[str], *, what: str, cwd: Path | None = None) -> None:
+    log.info("%s: %s", what, " ".join(cmd))
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise InstallError(f"{what} failed ({' '.join(cmd)}):\n{tail}")
+
+
+def install_postgres() -> None:
+    """apt-get install Debian's PostgreSQL server when no server is installed."""
+    if postgres_bindir() is not None and shutil.which("psql"):
+        return
+    if os.geteuid() != 0:
+        raise InstallError("PostgreSQL is missing: run `apt-get install postgresql` as root")
+    env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
+    _run([*env_cmd, "apt-get", "update", "-q"], what="apt-get update")
+    _run(
+        [*env_cmd, "apt-get", "install", "-y", "-q", "--no-install-recommends", *DEBIAN_PACKAGES],
+        what="apt-get install postgresql",
+    )
+    # Debian's package starts its own cluster on 5432; the project runs its own cluster instead.
+    for conf in glob.glob("/etc/postgresql/*/main"):
+        version = Path(conf).parent.name
+        subprocess.run(["pg_ctlcluster", version, "main", "stop"], capture_output=True, check=False)
+        Path(conf, "start.conf").write_text("manual\n")
+
+
+def _stamp_ok(folder: Path, key: str) -> bool:
+    return (folder / ".stamp").is_file() and (folder / ".stamp").read_text() == key
+
+
+def _maven_copy(pom: Path, target: Path) -> None:
+    """Copy a pom's runtime dependencies into `target`, once per pom content."""
+    key = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if _stamp_ok(target, key):
+        return
+    if not shutil.which("mvn"):
+        raise InstallError("mvn is missing: install Maven (apt-get install maven)")
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        _run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+            ],
+            what=f"mvn ({pom.relative_to(REPO_ROOT)})",
+        )
+        (staging / ".stamp").write_text(key)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_kafka(settings: Settings) -> None:
+    """Kafka's jars into the cache, and the Debezium connector as a Connect plugin folder."""
+    settings.kafka_libs.parent.mkdir(parents=True, exist_ok=True)
+    _maven_copy(KAFKA_POM, settings.kafka_libs)
+    settings.connect_plugins.mkdir(parents=True, exist_ok=True)
+    _maven_copy(DEBEZIUM_POM, settings.connect_plugins / "debezium-connector-postgres")
+
+
+def install_ferretdb(settings: Settings) -> None:
+    """Build FerretDB from its Go module at the pinned version into the cache's bin folder.
+
+    `go install ...@v1.24.2` alone gives a binary that panics at start: the module lacks the
+    build/version/version.txt that FerretDB's release process generates. So fetch the same
+    module, write that file, and `go build` its cmd/ferretdb.
+    """
+    binary = settings.ferretdb_bin
+    stamp = binary.with_name("ferretdb.version")
+    if binary.exists() and stamp.exists() and stamp.read_text() == FERRETDB_VERSION:
+        return
+    if not shutil.which("go"):
+        raise InstallError("go is missing: FerretDB is built from its Go module")
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise InstallError(f"go mod download {FERRETDB_MODULE}: {result.stdout}{result.stderr}")
+    module_dir = Path(json.loads(result.stdout)["Dir"])
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ferretdb-build-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(module_dir, src)
+        for path in src.rglob("*"):
+            path.chmod(path.stat().st_mode | 0o200)
+        src.chmod(0o755)
+        (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+        _run(
+            ["go", "build", "-buildvcs=false", "-trimpath", "-o", str(binary), "./cmd/ferretdb"],
+            what="go build ferretdb",
+            cwd=src,
+        )
+    stamp.write_text(FERRETDB_VERSION)
+
+
+def install(settings: Settings) -> None:
+    """Install everything the selected services need; quick when all is there."""
+    wanted = set(settings.services)
+    if "postgres" in wanted:
+        install_postgres()
+    if wanted & {"kafka", "connect"}:
+        install_kafka(settings)
+    if "ferretdb" in wanted:
+        install_ferretdb(settings)
+    if not shutil.which("java") and wanted & {"kafka", "connect"}:
+        raise InstallError("java is missing: Kafka 4.3 needs Java 17 or newer")

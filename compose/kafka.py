@@ -1,0 +1,182 @@
+"""Kafka 4 in KRaft mode (one broker that is also the controller) and Kafka Connect, distributed."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from compose.settings import Settings
+
+CONNECT_GROUP = "todo-eda-connect"
+ENV_PROVIDER = "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+
+LOG4J2 = """\
+# log4j2 for {name}: everything to stdout, which supervisord writes to $STATE/logs/{name}.log
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.target = {target}
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = OUT
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
+logger.netclient.name = org.apache.kafka.clients.NetworkClient
+logger.netclient.level = WARN
+"""
+
+
+def _dir(settings: Settings, name: str) -> Path:
+    return settings.state_dir / name
+
+
+def java_command(
+    settings: Settings, name: str, main: str, *args: str, heap: str = "1g"
+) -> list[str]:
+    """A JVM on the Kafka jars with its own log4j2 config and a heap sized for 2 cores/24 GB."""
+    return [
+        shutil.which("java") or "java",
+        "-Xms256m",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={_dir(settings, name) / 'log4j2.properties'}",
+        f"-Dorg.apache.kafka.automatic.config.providers={ENV_PROVIDER}",
+        "-cp",
+        f"{settings.kafka_libs}/*",
+        main,
+        *args,
+    ]
+
+
+def server_properties(settings: Settings) -> str:
+    """The broker+controller config: ports from KAFKA_BROKER_URL and KAFKA_CONTROLLER_PORT."""
+    port, cport = settings.kafka_port, settings.controller_port
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{settings.kafka_host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(_dir(settings, "kafka") / "data"),
+        # Topics someone forgets to create still get the project's partition count.
+        "num.partitions": str(settings.partitions),
+        "auto.create.topics.enable": "true",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.retention.hours": "168",
+        "log.segment.bytes": str(256 * 1024 * 1024),
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def connect_properties(settings: Settings) -> str:
+    """The Connect worker: JSON without schemas, internal topics with replication factor 1."""
+    props = {
+        "bootstrap.servers": settings.values["KAFKA_BROKER_URL"],
+        "group.id": CONNECT_GROUP,
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        # Connect creates its own internal topics (compacted, with its default partition counts).
+        "config.storage.topic": "connect-configs",
+        "offset.storage.topic": "connect-offsets",
+        "status.storage.topic": "connect-status",
+        "config.storage.replication.factor": "1",
+        "offset.storage.replication.factor": "1",
+        "status.storage.replication.factor": "1",
+        "offset.flush.interval.ms": "5000",
+        "listeners": f"http://127.0.0.1:{settings.connect_port}",
+        "rest.advertised.host.name": "127.0.0.1",
+        "rest.advertised.port": str(settings.connect_port),
+        "plugin.path": str(settings.connect_plugins),
+        # Connector configs say ${env:POSTGRES_HOST} etc.: no secret in the committed JSON.
+        "config.providers": "env",
+        "config.providers.env.class": ENV_PROVIDER,
+        "config.providers.env.param.allowlist.pattern": "^(POSTGRES_.*|DEBEZIUM_PG_.*)$",
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def cluster_id(settings: Settings) -> str:
+    """The KRaft cluster id, made once per state folder."""
+    path = _dir(settings, "kafka") / "cluster.id"
+    if not path.exists():
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        _write(path, raw)
+    return path.read_text().strip()
+
+
+def prepare_kafka(settings: Settings) -> None:
+    """Write the broker's config and format its storage once."""
+    folder = _dir(settings, "kafka")
+    _write(folder / "server.properties", server_properties(settings))
+    _write(
+        folder / "log4j2.properties", LOG4J2.format(name="kafka", target="SYSTEM_OUT", level="INFO")
+    )
+    if (folder / "data" / "meta.properties").exists():
+        return
+    cmd = java_command(
+        settings,
+        "kafka",
+        "kafka.tools.StorageTool",
+        "format",
+        "--ignore-formatted",
+        "-t",
+        cluster_id(settings),
+        "-c",
+        str(folder / "server.properties"),
+        heap="256m",
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"formatting Kafka's storage failed:\n{result.stdout}{result.stderr}")
+
+
+def kafka_command(settings: Settings) -> list[str]:
+    return java_command(
+        settings, "kafka", "kafka.Kafka", str(_dir(settings, "kafka") / "server.properties")
+    )
+
+
+def prepare_connect(settings: Settings) -> None:
+    folder = _dir(settings, "connect")
+    _write(folder / "connect-distributed.properties", connect_properties(settings))
+    _write(
+        folder / "log4j2.properties",
+        LOG4J2.format(name="connect", target="SYSTEM_OUT", level="INFO"),
+    )
+
+
+def connect_command(settings: Settings) -> list[str]:
+    return java_command(
+        settings,
+        "connect",
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        str(_dir(settings, "connect") / "connect-distributed.properties"),
+    )

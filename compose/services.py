@@ -1,0 +1,204 @@
+"""THE registry of processes: one entry each. Adding a process to the stack is adding an entry."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compose import kafka, postgres, readiness
+from compose.settings import REPO_ROOT, Settings
+from compose.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _nothing(settings: Settings) -> None:
+    """No step."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process of the stack: how to run it, where it listens, when it is ready."""
+
+    name: str
+    command: Callable[[Settings], list[str]]
+    port: Callable[[Settings], int]
+    url: Callable[[Settings], str]
+    ready: Callable[[Settings], bool]
+    # Before the process starts (folders, config files, initdb) and after it is ready
+    # (roles, topics, the connector): both idempotent, both run on every `up`.
+    prepare: Callable[[Settings], None] = _nothing
+    after_ready: Callable[[Settings], None] = _nothing
+    user: Callable[[], str | None] = lambda: None
+    stop_signal: str = "TERM"
+    stop_wait_secs: int = 20
+    ready_timeout: float = 60.0
+    # Files of which one must exist for the service's code to be there (work may be in progress).
+    code: tuple[Path, ...] = ()
+
+    def available(self) -> bool:
+        return not self.code or any(path.exists() for path in self.code)
+
+
+# Steps ---------------------------------------------------------------------------------------
+
+CUD_API_SETTINGS = REPO_ROOT / "cud_api" / "config" / "settings.py"
+
+
+def migrate(settings: Settings) -> None:
+    """Django migrations (they own the schema); the table must exist before the connector."""
+    log_file = settings.log_file("migrate")
+    with log_file.open("a") as out:
+        result = subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "--noinput"],
+            cwd=REPO_ROOT,
+            env={**_base_env(), **settings.process_env()},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log_file.read_text().splitlines()[-20:])
+        raise RuntimeError(f"migrations failed (see {log_file}):\n{tail}")
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
+
+
+def postgres_ready_steps(settings: Settings) -> None:
+    postgres.bootstrap(settings)
+    if CUD_API_SETTINGS.exists():
+        migrate(settings)
+
+
+def register_connector(settings: Settings) -> None:
+    """Register the Debezium connector once the captured table exists."""
+    from debezium.register import register
+
+    if not postgres.table_exists(settings):
+        log.warning(
+            "connector not registered: public.todos does not exist yet (migrations create it)"
+        )
+        return
+    register(settings.connect_url, timeout=120)
+
+
+def kafka_ready(settings: Settings) -> bool:
+    return readiness.kafka_metadata(settings.values["KAFKA_BROKER_URL"])
+
+
+# The registry, in start order ------------------------------------------------------------------
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        name="postgres",
+        command=postgres.command,
+        port=lambda s: s.postgres_port,
+        url=lambda s: (
+            f"postgresql://{s.values['POSTGRES_HOST']}:{s.postgres_port}/{s.values['POSTGRES_DB']}"
+        ),
+        ready=lambda s: readiness.postgres_accepts(postgres.superuser_conninfo(s)),
+        prepare=postgres.prepare,
+        after_ready=postgres_ready_steps,
+        user=postgres.system_user,
+        stop_signal="INT",  # PostgreSQL's "fast" shutdown
+        stop_wait_secs=30,
+    ),
+    Service(
+        name="kafka",
+        command=kafka.kafka_command,
+        port=lambda s: s.kafka_port,
+        url=lambda s: s.values["KAFKA_BROKER_URL"],
+        ready=kafka_ready,
+        prepare=kafka.prepare_kafka,
+        after_ready=ensure_topics,
+        stop_wait_secs=30,
+        ready_timeout=90,
+    ),
+    Service(
+        name="connect",
+        command=kafka.connect_command,
+        port=lambda s: s.connect_port,
+        url=lambda s: s.connect_url,
+        ready=lambda s: readiness.http_ok(f"{s.connect_url}/connectors"),
+        prepare=kafka.prepare_connect,
+        after_ready=register_connector,
+        stop_wait_secs=30,
+        ready_timeout=120,
+    ),
+    Service(
+        name="ferretdb",
+        command=lambda s: [
+            str(s.ferretdb_bin),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{s.state_dir / 'ferretdb' / 'data'}/",
+            f"--state-dir={s.state_dir / 'ferretdb'}",
+            f"--listen-addr=127.0.0.1:{s.mongo_port}",
+            "--debug-addr=-",  # no metrics listener: two stacks must not collide on :8088
+            "--telemetry=disable",
+            "--log-level=INFO",
+        ],
+        port=lambda s: s.mongo_port,
+        url=lambda s: s.values["MONGO_URL"],
+        ready=lambda s: readiness.mongo_ping(s.values["MONGO_URL"]),
+        prepare=lambda s: (s.state_dir / "ferretdb" / "data").mkdir(parents=True, exist_ok=True),
+    ),
+    Service(
+        name="cud_api",
+        command=lambda s: [
+            str(VENV_BIN / "gunicorn"),
+            "cud_api.config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{s.cud_api_port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "3",
+            "--threads",
+            "8",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "15",
+        ],
+        port=lambda s: s.cud_api_port,
+        url=lambda s: f"http://127.0.0.1:{s.cud_api_port}",
+        ready=lambda s: readiness.http_ok(f"http://127.0.0.1:{s.cud_api_port}/health/"),
+        code=(REPO_ROOT / "cud_api" / "config" / "wsgi.py",),
+    ),
+    Service(
+        name="streams",
+        command=lambda s: [
+            sys.executable,  # `-m` puts the repo (the working directory) on sys.path
+            "-m",
+            "faust",
+            "-A",
+            "streams.app",
+            "worker",
+            "--web-port",
+            str(s.read_api_port),
+            "--web-host",
+            "127.0.0.1",
+            "-l",
+            "info",
+        ],
+        port=lambda s: s.read_api_port,
+        url=lambda s: f"http://127.0.0.1:{s.read_api_port}",
+        ready=lambda s: readiness.http_ok(f"http://127.0.0.1:{s.read_api_port}/health"),
+        prepare=lambda s: Path(s.values["FAUST_DATA_DIR"]).mkdir(parents=True, exist_ok=True),
+        stop_wait_secs=30,
+        ready_timeout=120,
+        code=(REPO_ROOT / "streams" / "app.py", REPO_ROOT / "streams" / "app" / "__init__.py"),
+    ),
+)
+
+BY_NAME = {service.name: service for service in SERVICES}

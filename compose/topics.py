@@ -1,0 +1,53 @@
+"""The project's topics, created explicitly with one partition count."""
+
+from __future__ import annotations
+
+import logging
+
+from compose.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("todos", "postgres.public.todos", "todos.dlq", "postgres.public.todos.dlq")
+# Debezium's heartbeats (topic.heartbeat.prefix + topic.prefix): one key, so one partition.
+HEARTBEAT_TOPIC = "__debezium-heartbeat.postgres"
+
+
+def wanted(settings: Settings) -> dict[str, int]:
+    """Topic name -> partition count."""
+    topics = dict.fromkeys(TOPICS, settings.partitions)
+    topics[HEARTBEAT_TOPIC] = 1
+    return topics
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
+    """Create the missing topics; warn about an existing one with another partition count."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(
+        {"bootstrap.servers": settings.values["KAFKA_BROKER_URL"]},
+        logger=logging.getLogger("librdkafka"),
+    )
+    existing = admin.list_topics(timeout=timeout).topics
+    todo = {name: n for name, n in wanted(settings).items() if name not in existing}
+    for name, count in wanted(settings).items():
+        if name in existing and len(existing[name].partitions) != count:
+            log.warning(
+                "topic %s has %d partitions, TOPIC_PARTITIONS wants %d: delete it to recreate",
+                name,
+                len(existing[name].partitions),
+                count,
+            )
+    if not todo:
+        return
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in todo.items()],
+        operation_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except Exception as exc:  # KafkaException wraps the broker's error code
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+        log.info("created topic %s", name)

@@ -1,0 +1,1 @@
+"""The Debezium PostgreSQL connector's config and its idempotent registration."""
