@@ -34,6 +34,7 @@ class Sizes:
     replay_timeout_s: float = 600.0
     quiesce_timeout_s: float = 180.0
     constant_path: str = "/bench/constant"
+    pipeline_group: str = "todo-eda-streams"  # the worker's Faust app id = its consumer group
     paths: tuple[str, ...] = PATHS
 
 

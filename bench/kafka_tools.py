@@ -61,13 +61,18 @@ class Kafka:
         end, start = self.end_offsets(topic), self.start_offsets(topic)
         return sum(end[p] - start.get(p, 0) for p in end)
 
-    def groups_on(self, topics: Iterable[str]) -> dict[str, dict[str, dict[int, int]]]:
-        """Committed offsets of every non-bench consumer group on any of `topics`."""
+    def groups_on(
+        self, topics: Iterable[str], group: str | None = None
+    ) -> dict[str, dict[str, dict[int, int]]]:
+        """Committed offsets of `group` (default: every non-bench group) on any of `topics`."""
         wanted = set(topics)
-        listing = self.admin.list_consumer_groups(request_timeout=10).result()
+        if group is not None:
+            gids = [group]
+        else:
+            listing = self.admin.list_consumer_groups(request_timeout=10).result()
+            gids = [g.group_id for g in listing.valid]
         found: dict[str, dict[str, dict[int, int]]] = {}
-        for group in listing.valid:
-            gid = group.group_id
+        for gid in gids:
             if gid.startswith(BENCH_GROUP_PREFIX):
                 continue
             futures = self.admin.list_consumer_group_offsets(
@@ -88,9 +93,7 @@ class Kafka:
         topics = list(topics)
         ends = {t: self.end_offsets(t) for t in topics}
         lags = dict.fromkeys(topics, 0)
-        for gid, per_topic in self.groups_on(topics).items():
-            if group is not None and gid != group:
-                continue
+        for per_topic in self.groups_on(topics, group).values():
             for topic, committed in per_topic.items():
                 lags[topic] += sum(
                     max(0, end - committed.get(p, 0)) for p, end in ends[topic].items()
@@ -98,7 +101,13 @@ class Kafka:
         return lags
 
     def wait_drained(
-        self, topics: Iterable[str], *, timeout: float, slack: int = 0, interval: float = 1.0
+        self,
+        topics: Iterable[str],
+        *,
+        timeout: float,
+        group: str | None = None,
+        slack: int = 0,
+        interval: float = 1.0,
     ) -> tuple[bool, dict[str, int]]:
         """Wait until the pipeline's lag on `topics` is at most `slack`; return (drained, lag)."""
         deadline = time.monotonic() + timeout
@@ -106,7 +115,7 @@ class Kafka:
         lags: dict[str, int] = {}
         while True:
             try:
-                lags = self.lag(topics)
+                lags = self.lag(topics, group)
             except Exception:  # the broker or a group coordinator is busy: read again
                 lags = {}
             if lags and sum(lags.values()) <= slack:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,13 +67,63 @@ def stack_from_env(env: Mapping[str, str]) -> Stack:
 
 
 def stack_from_handle(handle: Any) -> Stack:
-    """Turn whatever the launcher's test helper yields into a `Stack` (it exposes its env)."""
-    env = getattr(handle, "env", None)
-    if callable(env):
-        env = env()
+    """Turn whatever the launcher's test helper yields into a `Stack`: a mapping of the stack's
+    variables, or an object exposing one as `env`, `values` or `settings.values`."""
+    env: Any = handle
+    for attr in ("env", "values", "settings"):
+        if isinstance(env, Mapping):
+            break
+        candidate = getattr(handle, attr, None)
+        if attr == "settings" and candidate is not None:
+            candidate = getattr(candidate, "values", None)
+        env = candidate() if callable(candidate) else candidate
     if not isinstance(env, Mapping):
         raise TypeError(f"the launcher's stack handle {type(handle).__name__} has no env mapping")
     return stack_from_env({**os.environ, **env})
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@contextmanager
+def _launcher_stack() -> Iterator[Stack]:
+    """An isolated stack built with the launcher's own classes: temp state folder, free ports."""
+    from compose.settings import Settings
+    from compose.stack import Stack as Launcher
+
+    state = Path(tempfile.mkdtemp(prefix="todo-eda-bench-"))
+    pg, kafka, controller, connect, mongo, cud, read = _free_ports(7)
+    env = {
+        **os.environ,
+        "TODO_EDA_STATE_DIR": str(state),
+        "KAFKA_BROKER_URL": f"127.0.0.1:{kafka}",
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "KAFKA_CONNECT_URL": f"http://127.0.0.1:{connect}",
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": str(pg),
+        "MONGO_URL": f"mongodb://127.0.0.1:{mongo}",
+        "CUD_API_PORT": str(cud),
+        "READ_API_PORT": str(read),
+    }
+    env.pop("FAUST_DATA_DIR", None)
+    settings = Settings.from_env(env)
+    launcher = Launcher(settings, tied_to_parent=True)
+    try:
+        launcher.up()
+        yield stack_from_env({**env, **settings.values})
+    finally:
+        launcher.down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @contextmanager
@@ -81,7 +134,5 @@ def open_stack(mode: str) -> Iterator[Stack]:
         return
     if mode != "isolated":
         raise ValueError(f"BENCH_STACK must be 'isolated' or 'running', not {mode!r}")
-    from compose import testing  # the launcher's isolated-stack helper
-
-    with testing.isolated_stack() as handle:
-        yield stack_from_handle(handle)
+    with _launcher_stack() as stack:
+        yield stack

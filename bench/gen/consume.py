@@ -18,20 +18,17 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     await consumer.start()
     try:
-        parts = sorted(consumer.partitions_for_topic(cfg["topic"]) or [])
-        tps = [TopicPartition(cfg["topic"], p) for p in parts]
+        tps = [TopicPartition(cfg["topic"], p) for p in cfg["partitions"]]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
         remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
         events = 0
         nbytes = 0
-        t_first: float | None = None
+        t_first = now()  # connected and positioned: from here on it is consumption only
         while remaining:
             batch = await consumer.getmany(timeout_ms=1000, max_records=cfg.get("max_records"))
             for tp, records in batch.items():
-                if t_first is None and records:
-                    t_first = now()
                 events += len(records)
                 nbytes += sum(len(r.value or b"") for r in records)
                 if records and records[-1].offset + 1 >= ends[tp]:
@@ -39,7 +36,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         t_end = now()
     finally:
         await consumer.stop()
-    streaming = t_end - (t_first or t_start)
+    streaming = t_end - t_first
     return {
         "events": events,
         "bytes": nbytes,

@@ -18,14 +18,10 @@ from bench.gen.common import emit, now, pg_conninfo, read_config
 from bench.stats import latency_summary
 
 
-async def _consumer_at_end(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+async def _consumer_at_end(bootstrap: str, topic: str, parts: list[int]) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        await consumer.stop()
-        raise RuntimeError(f"topic {topic} has no partitions")
-    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    tps = [TopicPartition(topic, p) for p in parts]
     consumer.assign(tps)
     await consumer.seek_to_end(*tps)
     for tp in tps:  # resolve the positions now, before anything is produced
@@ -37,7 +33,7 @@ async def kafka_stage(cfg: dict[str, Any]) -> dict[str, Any]:
     """Produce one record at a time and time it until the consumer gets it."""
     producer = AIOKafkaProducer(bootstrap_servers=cfg["bootstrap"], acks="all")
     await producer.start()
-    consumer = await _consumer_at_end(cfg["bootstrap"], cfg["probe_topic"])
+    consumer = await _consumer_at_end(cfg["bootstrap"], cfg["probe_topic"], cfg["partitions"])
     p2c: list[float] = []
     a2c: list[float] = []
     try:
@@ -87,7 +83,7 @@ def _event_id(key: bytes | None, value: bytes | None) -> int | None:
 
 async def pg_and_debezium_stage(cfg: dict[str, Any]) -> dict[str, Any]:
     """Commit one row at a time into the captured table and time its change event."""
-    consumer = await _consumer_at_end(cfg["bootstrap"], cfg["cdc_topic"])
+    consumer = await _consumer_at_end(cfg["bootstrap"], cfg["cdc_topic"], cfg["partitions"])
     commit: list[float] = []
     capture: list[float] = []
     missed = 0
