@@ -390,7 +390,7 @@ def _replay_command(port: int) -> list[str]:
     bench's wrapper around the same app (see bench.gen.replay_worker)."""
     from streams import settings as streams_settings
 
-    args = ["worker", "--web-port", str(port), "--loglevel", "warning"]
+    args = ["worker", "--web-port", str(port), "--loglevel", "warn"]
     text = Path(streams_settings.__file__).read_text()
     if "STREAMS_APP_ID" in text and "STREAMS_AGENTS" in text:
         return [sys.executable, "-m", "faust", "-A", "streams.app", *args]
@@ -480,6 +480,8 @@ def replay_path(bench: Bench) -> dict[str, Any]:
                 "bootstrap": bench.stack.kafka,
                 "topic": CDC_TOPIC,
                 "partitions": bench.kafka.partitions(CDC_TOPIC),
+                "starts": {str(p): o for p, o in bench.kafka.start_offsets(CDC_TOPIC).items()},
+                "ends": {str(p): o for p, o in bench.kafka.end_offsets(CDC_TOPIC).items()},
             },
             timeout=sizes.replay_timeout_s,
         )  # fmt: skip

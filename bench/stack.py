@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,48 +79,17 @@ def stack_from_handle(handle: Any) -> Stack:
     return stack_from_env({**os.environ, **env})
 
 
-def _free_ports(count: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [int(sock.getsockname()[1]) for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 @contextmanager
 def _launcher_stack() -> Iterator[Stack]:
-    """An isolated stack built with the launcher's own classes: temp state folder, free ports."""
-    from compose.settings import Settings
-    from compose.stack import Stack as Launcher
+    """An isolated stack from the launcher's test helper: temp state folder, free ports."""
+    from compose.testing import TestStack
 
-    state = Path(tempfile.mkdtemp(prefix="todo-eda-bench-"))
-    pg, kafka, controller, connect, mongo, cud, read = _free_ports(7)
-    env = {
-        **os.environ,
-        "TODO_EDA_STATE_DIR": str(state),
-        "KAFKA_BROKER_URL": f"127.0.0.1:{kafka}",
-        "KAFKA_CONTROLLER_PORT": str(controller),
-        "KAFKA_CONNECT_URL": f"http://127.0.0.1:{connect}",
-        "POSTGRES_HOST": "127.0.0.1",
-        "POSTGRES_PORT": str(pg),
-        "MONGO_URL": f"mongodb://127.0.0.1:{mongo}",
-        "CUD_API_PORT": str(cud),
-        "READ_API_PORT": str(read),
-    }
-    env.pop("FAUST_DATA_DIR", None)
-    settings = Settings.from_env(env)
-    launcher = Launcher(settings, tied_to_parent=True)
+    test_stack = TestStack()
     try:
-        launcher.up()
-        yield stack_from_env({**env, **settings.values})
+        test_stack.up()
+        yield stack_from_handle(test_stack)
     finally:
-        launcher.down()
-        shutil.rmtree(state, ignore_errors=True)
+        test_stack.close()
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from bench.cli import run_suite, write_outputs
 from bench.config import PATHS, parse
 from bench.report import table
 from bench.stack import stack_from_handle
+from tests.integration.conftest import needs
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,7 @@ def _spread_ok(s: dict[str, Any]) -> bool:
 
 
 def test_smoke_run_of_the_bench_writes_table_json_and_png(stack: Any, tmp_path: Path) -> None:
+    needs(stack, "postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
     options = parse(["--smoke", "--stack", "running", "--out", str(tmp_path)])
 
     results = run_suite(stack_from_handle(stack), options)
