@@ -58,7 +58,7 @@ def test_insert_update_delete_arrive_as_c_u_d_keyed_by_the_plain_id(
 
     assert _ops(messages, key) == ["c", "u", "d", None]  # None: the tombstone after the delete
     created = next(m for m in messages if m.key() == key)
-    after = json.loads(created.value())["after"]
+    after = json.loads(created.value() or b"null")["after"]
     assert (after["id"], after["title"]) == (todo_id, "smoke: cdc")
     assert {m.partition() for m in messages if m.key() == key} == {created.partition()}
 

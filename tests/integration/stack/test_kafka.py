@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from compose.testing import TestStack
@@ -43,15 +43,17 @@ def test_a_produced_message_is_consumed_by_a_consumer_group(stack: TestStack) ->
         assert producer.flush(30) == 0
         consumer.subscribe([topic])
 
-        def probe() -> object:
+        def probe() -> Message | None:
             msg = consumer.poll(0.5)
             return msg if msg is not None and not msg.error() else None
 
         msg = wait_for(probe, timeout=60, interval=0, message="the produced record")
         assert (msg.key(), msg.value()) == (b"42", b'{"hello": "kafka"}')
         consumer.commit(message=msg, asynchronous=False)
-        committed = consumer.committed([TopicPartition(topic, msg.partition())], timeout=10)
-        assert committed[0].offset == msg.offset() + 1
+        partition, offset = msg.partition(), msg.offset()
+        assert partition is not None and offset is not None
+        committed = consumer.committed([TopicPartition(topic, partition)], timeout=10)
+        assert committed[0].offset == offset + 1
     finally:
         consumer.close()
         admin.delete_topics([topic])[topic].result(30)
