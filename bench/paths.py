@@ -260,7 +260,7 @@ def _seed_todos(bench: Bench, count: int) -> None:
             batch = min(missing, 10_000)
             conn.execute(
                 "INSERT INTO todos (title, description, completed, created_at, updated_at, version)"
-                " SELECT 'bench seed ' || g, 'seeded for the read and replay paths', g % 2 = 0,"
+                " SELECT 'bench seed ' || g, 'seeded for the read and replay paths', g %% 2 = 0,"
                 " now(), now(), 1 FROM generate_series(1, %s) AS g",
                 (batch,),
             )
