@@ -9,6 +9,20 @@ from django.http import HttpRequest, HttpResponse
 
 from cud_api.core.responses import error_json_response
 
+# Bodies up to this size are read and dropped before answering 413, so the client's keep-alive
+# connection stays usable; gunicorn closes the connection after a larger unread body.
+DRAIN_LIMIT_BYTES = 1024 * 1024
+
+
+def _discard_body(request: HttpRequest, length: int) -> None:
+    if length > DRAIN_LIMIT_BYTES:
+        return
+    try:
+        while request.read(64 * 1024):
+            pass
+    except OSError:
+        pass  # the client went away; nothing to answer on
+
 
 class BodySizeLimitMiddleware:
     """Answer 413 for a declared body over MAX_BODY_BYTES, before anything reads it.
@@ -29,6 +43,7 @@ class BodySizeLimitMiddleware:
             return error_json_response(status_code=400, message="Invalid Content-Length header.")
         limit = settings.MAX_BODY_BYTES
         if length > limit:
+            _discard_body(request, length)
             return error_json_response(
                 status_code=413,
                 message=f"Request body is {length} bytes; the limit is {limit} bytes.",

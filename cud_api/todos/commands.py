@@ -12,6 +12,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ def producer_config() -> dict[str, Any]:
         # Reconnect quickly after a broker restart instead of backing off for up to 10 s.
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": 1000,
+        # Connection failures reach error_cb (rate-limited there); keep stderr quiet.
+        "log.connection.close": False,
+        "log_level": 2,
         "error_cb": _on_error,
     }
 
@@ -159,12 +163,12 @@ class CommandPublisher:
         if not pending.done.wait(timeout + 1.0):
             raise DependencyUnavailableError(
                 "kafka",
-                "Kafka did not acknowledge the command in time.",
+                "Kafka did not acknowledge the command in time; retry later.",
                 f"no delivery report within {timeout + 1.0:.1f}s",
             )
         if pending.error is not None or pending.delivery is None:
             raise DependencyUnavailableError(
-                "kafka", "Kafka did not acknowledge the command.", str(pending.error)
+                "kafka", "Kafka did not acknowledge the command; retry later.", str(pending.error)
             )
         return pending.delivery
 
@@ -178,6 +182,10 @@ class CommandPublisher:
 
 _publisher: CommandPublisher | None = None
 _publisher_lock = threading.Lock()
+# While the broker is down librdkafka reports the same error every reconnect attempt; log each
+# error code at most once per this many seconds (per process).
+_ERROR_LOG_INTERVAL = 30.0
+_last_logged: dict[int, float] = {}
 
 
 def _on_error(error: KafkaError) -> None:
@@ -186,7 +194,10 @@ def _on_error(error: KafkaError) -> None:
         logger.error("Kafka producer fatal error, replacing the producer: %s", error)
         if _publisher is not None:
             _publisher.broken = True
-    else:
+        return
+    now = time.monotonic()
+    if now - _last_logged.get(error.code(), -_ERROR_LOG_INTERVAL) >= _ERROR_LOG_INTERVAL:
+        _last_logged[error.code()] = now
         logger.warning("Kafka producer: %s", error)
 
 

@@ -40,6 +40,15 @@ class StoredResponse:
     replayed: bool = False
 
 
+def _envelope_ordered(body: dict[str, Any]) -> dict[str, Any]:
+    """Restore the envelope's key order (jsonb stores keys sorted by length)."""
+    order = ("status", "status_code", "data", "errors", "message")
+    return {
+        **{k: body[k] for k in order if k in body},
+        **{k: v for k, v in body.items() if k not in order},
+    }
+
+
 def idempotency_key_validate(key: str) -> str:
     """Check a client's Idempotency-Key: 1-255 visible ASCII characters."""
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
@@ -87,7 +96,7 @@ def idempotent_call(
                 )
             return StoredResponse(
                 status_code=stored.status_code or 200,
-                body=stored.response_body or {},
+                body=_envelope_ordered(stored.response_body or {}),
                 headers=dict(stored.response_headers or {}),
                 replayed=True,
             )

@@ -1,0 +1,176 @@
+"""Fixtures for the write API's integration tests: HTTP client, database, command topic.
+
+All of them sit on the session fixture `stack` (tests/integration/conftest.py), which runs
+an isolated stack and exports its addresses in `stack.env` and os.environ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+import requests
+from confluent_kafka import Consumer, TopicPartition
+
+from tests.support.polling import wait_for
+
+COMMAND_TOPIC = "todos"
+
+
+class Api:
+    """A requests session bound to the write API's base URL."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("allow_redirects", False)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record read back from the command topic."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: dict[str, Any]
+
+
+class CommandTopic:
+    """Reads `todos` from where it ended when the tests began, indexing records by command id."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                # A fresh group, never committed: it sees everything and disturbs nobody.
+                "group.id": f"cud-api-tests-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        metadata = self.consumer.list_topics(COMMAND_TOPIC, timeout=20)
+        self.partitions = len(metadata.topics[COMMAND_TOPIC].partitions)
+        # Next offset to read per partition: starts at the end as of now.
+        self.next_offset = {p: self._high_watermark(p) for p in range(self.partitions)}
+        self.consumer.assign(
+            [TopicPartition(COMMAND_TOPIC, p, o) for p, o in self.next_offset.items()]
+        )
+        self.records: dict[str, Record] = {}
+
+    def _high_watermark(self, partition: int) -> int:
+        _, high = self.consumer.get_watermark_offsets(
+            TopicPartition(COMMAND_TOPIC, partition), timeout=20
+        )
+        return int(high)
+
+    def poll(self, timeout: float = 0.2) -> None:
+        """Read what is available now into the index."""
+        for message in self.consumer.consume(500, timeout):
+            if message.error() is not None:
+                continue
+            value = orjson.loads(message.value() or b"null")
+            record = Record(
+                partition=message.partition() or 0,
+                offset=message.offset() or 0,
+                key=message.key(),
+                value=value,
+            )
+            self.records[str(value.get("command_id"))] = record
+            self.next_offset[record.partition] = record.offset + 1
+
+    def wait_for_command(self, command_id: str, timeout: float = 30.0) -> Record:
+        """Return the record carrying this command id once it has been read."""
+
+        def probe() -> Record | None:
+            self.poll()
+            return self.records.get(command_id)
+
+        return wait_for(probe, timeout=timeout, interval=0.0, message=f"command {command_id}")
+
+    def read_to_end(self, timeout: float = 30.0) -> None:
+        """Read every record written before this call (the topic's current end)."""
+        ends = {p: self._high_watermark(p) for p in range(self.partitions)}
+
+        def caught_up() -> bool:
+            self.poll()
+            return all(self.next_offset[p] >= end for p, end in ends.items())
+
+        wait_for(caught_up, timeout=timeout, interval=0.0, message="reading todos to its end")
+
+    def for_todo(self, todo_id: int) -> list[Record]:
+        """Every record read so far about this todo, in offset order."""
+        found = [r for r in self.records.values() if r.value.get("id") == todo_id]
+        return sorted(found, key=lambda r: r.offset)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture(scope="session")
+def stack_env(stack: Any) -> dict[str, str]:
+    """The running test stack's environment (addresses, credentials)."""
+    return dict(stack.env)
+
+
+@pytest.fixture(scope="session")
+def api(stack_env: dict[str, str]) -> Api:
+    """The write API of the test stack, once its health check passes."""
+    client = Api(stack_env["CUD_API_URL"])
+    wait_for(lambda: client.get("/health/").status_code == 200, timeout=60, message="cud_api up")
+    return client
+
+
+@pytest.fixture(scope="session")
+def commands(stack_env: dict[str, str], api: Api) -> Iterator[CommandTopic]:
+    """The `todos` topic, read from its end as of the session's first use."""
+    topic = CommandTopic(stack_env["KAFKA_BROKER_URL"])
+    yield topic
+    topic.close()
+
+
+@pytest.fixture
+def pg(stack_env: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to the test stack's PostgreSQL (as the application user)."""
+    with psycopg.connect(
+        host=stack_env.get("POSTGRES_HOST", "localhost"),
+        port=int(stack_env.get("POSTGRES_PORT", "5432")),
+        dbname=stack_env.get("POSTGRES_DB", "todos"),
+        user=stack_env.get("POSTGRES_USER", "todo"),
+        password=stack_env.get("POSTGRES_PASSWORD", "todo-local-password"),
+        autocommit=True,
+        connect_timeout=10,
+    ) as connection:
+        yield connection
+
+
+def sequence_last_value(pg: psycopg.Connection[Any]) -> int:
+    """The highest id the todos sequence has handed out (0 if none)."""
+    row = pg.execute(
+        "SELECT pg_sequence_last_value(pg_get_serial_sequence('todos', 'id')::regclass)"
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

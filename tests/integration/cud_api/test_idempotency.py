@@ -1,0 +1,90 @@
+"""Idempotency-Key on POST: one command per key, the first response replayed."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.integration.cud_api.conftest import sequence_last_value
+
+
+def test_same_key_replays_the_first_response_and_emits_nothing_more(api, commands, pg):
+    key = f"test-{uuid.uuid4()}"
+    body = {"title": "pay rent", "completed": False}
+    first = api.post("/api/todos/", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 202
+    allocated = sequence_last_value(pg)
+
+    again = api.post("/todos", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    # No id allocated and exactly one command on the topic for this todo.
+    assert sequence_last_value(pg) == allocated
+    todo_id = first.json()["data"]["id"]
+    commands.wait_for_command(first.json()["data"]["command_id"])
+    commands.read_to_end()
+    assert len(commands.for_todo(todo_id)) == 1
+
+
+def test_concurrent_requests_with_one_key_emit_one_command(api, commands):
+    key = f"race-{uuid.uuid4()}"
+
+    def send(_):
+        return api.post("/api/todos/", json={"title": "race"}, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(send, range(8)))
+    assert [r.status_code for r in responses] == [202] * 8
+    assert len({r.json()["data"]["command_id"] for r in responses}) == 1
+    assert sum("Idempotent-Replayed" in r.headers for r in responses) == 7
+    todo_id = responses[0].json()["data"]["id"]
+    commands.wait_for_command(responses[0].json()["data"]["command_id"])
+    commands.read_to_end()
+    assert len(commands.for_todo(todo_id)) == 1
+
+
+def test_different_keys_create_different_todos(api):
+    ids = {
+        api.post(
+            "/api/todos/", json={"title": "same"}, headers={"Idempotency-Key": str(uuid.uuid4())}
+        ).json()["data"]["id"]
+        for _ in range(2)
+    }
+    assert len(ids) == 2
+
+
+def test_key_reused_with_another_body_is_422(api):
+    key = f"reuse-{uuid.uuid4()}"
+    assert api.post("/api/todos/", json={"title": "a"}, headers={"Idempotency-Key": key}).ok
+    response = api.post("/api/todos/", json={"title": "b"}, headers={"Idempotency-Key": key})
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json()["errors"]
+
+
+def test_invalid_request_does_not_use_up_the_key(api):
+    key = f"invalid-first-{uuid.uuid4()}"
+    bad = api.post("/api/todos/", json={"title": ""}, headers={"Idempotency-Key": key})
+    assert bad.status_code == 400
+    good = api.post("/api/todos/", json={"title": "ok"}, headers={"Idempotency-Key": key})
+    assert good.status_code == 202
+    assert "Idempotent-Replayed" not in good.headers
+
+
+def test_key_older_than_24_hours_is_forgotten(api, pg):
+    key = f"old-{uuid.uuid4()}"
+    first = api.post("/api/todos/", json={"title": "old"}, headers={"Idempotency-Key": key})
+    pg.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = %s",
+        [key],
+    )
+    second = api.post("/api/todos/", json={"title": "old"}, headers={"Idempotency-Key": key})
+    assert second.status_code == 202
+    assert second.json()["data"]["id"] != first.json()["data"]["id"]
+    assert "Idempotent-Replayed" not in second.headers
+
+
+def test_overlong_key_is_400(api):
+    response = api.post("/api/todos/", json={"title": "x"}, headers={"Idempotency-Key": "k" * 256})
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]

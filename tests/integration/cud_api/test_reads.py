@@ -1,0 +1,127 @@
+"""Reads of the system of record: todos from PostgreSQL, command outcomes, pagination."""
+
+import uuid
+
+import pytest
+
+from tests.integration.cud_api.conftest import sequence_last_value
+
+
+@pytest.fixture
+def stored(pg):
+    """Three todos inserted directly, as the command agent would have (no worker needed)."""
+    rows = pg.execute(
+        "INSERT INTO todos (title, description, completed) VALUES "
+        "('read one', 'first', false), ('read two', '', true), ('read three', 'x', false) "
+        "RETURNING id"
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    yield ids
+    pg.execute("DELETE FROM todos WHERE id = ANY(%s)", [ids])
+
+
+def test_get_returns_the_stored_todo(api, stored, pg):
+    response = api.get(f"/api/todos/{stored[1]}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "success"
+    assert body["status_code"] == 200
+    todo = body["data"]
+    assert set(todo) == {
+        "id",
+        "title",
+        "description",
+        "completed",
+        "created_at",
+        "updated_at",
+        "version",
+    }
+    assert (todo["id"], todo["title"], todo["description"], todo["completed"]) == (
+        stored[1],
+        "read two",
+        "",
+        True,
+    )
+    assert todo["version"] == 1
+    assert todo["created_at"] and todo["updated_at"]
+
+
+def test_get_without_prefix_or_slash(api, stored):
+    assert api.get(f"/todos/{stored[0]}").json()["data"]["title"] == "read one"
+
+
+def test_list_is_paginated_and_ordered_by_id(api, stored):
+    found = {}
+    previous_id = 0
+    path = "/api/todos/?page_size=2"
+    pages = 0
+    while path and pages < 10_000:
+        response = api.get(path)
+        assert response.status_code == 200
+        data = response.json()["data"]
+        assert set(data) == {"count", "next", "previous", "results"}
+        assert len(data["results"]) <= 2
+        for todo in data["results"]:
+            assert todo["id"] > previous_id
+            previous_id = todo["id"]
+            found[todo["id"]] = todo["title"]
+        path = data["next"].split("://", 1)[1].split("/", 1)[1] if data["next"] else None
+        path = "/" + path if path else None
+        pages += 1
+    assert [found[i] for i in stored] == ["read one", "read two", "read three"]
+
+
+def test_list_page_out_of_range_is_404(api):
+    response = api.get("/api/todos/?page=999999999")
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+
+
+def test_allocated_id_without_a_row_yet_is_404_on_get(api, pg):
+    allocated = pg.execute("SELECT nextval(pg_get_serial_sequence('todos', 'id'))").fetchone()[0]
+    response = api.get(f"/api/todos/{allocated}/")
+    assert response.status_code == 404
+    assert "pending" in response.json()["message"]
+
+
+def test_unknown_command_is_pending(api):
+    command_id = str(uuid.uuid4())
+    response = api.get(f"/api/commands/{command_id}/")
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "command_id": command_id,
+        "status": "pending",
+        "todo_id": None,
+        "operation": None,
+        "reason": None,
+        "applied_at": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [("applied", None), ("rejected", "todo 5 does not exist")]
+)
+def test_recorded_command_outcome_is_reported(api, pg, status, reason):
+    command_id = uuid.uuid4()
+    pg.execute(
+        "INSERT INTO todo_commands (command_id, todo_id, operation, status, reason) "
+        "VALUES (%s, 5, 'update', %s, %s)",
+        [command_id, status, reason],
+    )
+    try:
+        response = api.get(f"/commands/{command_id}")
+        assert response.status_code == 200
+        data = response.json()["data"]
+        assert data["status"] == status
+        assert data["reason"] == reason
+        assert (data["todo_id"], data["operation"]) == (5, "update")
+        assert data["applied_at"]
+        assert response.json()["message"] == f"Command {status}"
+    finally:
+        pg.execute("DELETE FROM todo_commands WHERE command_id = %s", [command_id])
+
+
+def test_sequence_moves_only_for_creates(api, pg):
+    before = sequence_last_value(pg)
+    api.get("/api/todos/")
+    assert sequence_last_value(pg) == before
