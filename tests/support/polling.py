@@ -10,7 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class ConditionTimeout(AssertionError):
+class ConditionTimeout(AssertionError):  # noqa: N818 - reads as the condition timing out
     """The condition did not hold before the deadline."""
 
 
