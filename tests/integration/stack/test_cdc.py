@@ -114,3 +114,28 @@ def test_a_row_that_existed_before_the_connector_arrives_as_snapshot_r(
         superuser_db.execute(f'DROP PUBLICATION IF EXISTS "{slot}"')
         admin = AdminClient({"bootstrap.servers": stack.env["KAFKA_BROKER_URL"]})
         admin.delete_topics([f"{prefix}.public.todos"])
+
+
+def test_the_replication_slot_moves_on_while_only_uncaptured_tables_change(
+    stack: TestStack, superuser_db: psycopg.Connection[Any]
+) -> None:
+    """The heartbeat's logical message lets Debezium confirm WAL it has no event for."""
+    needs(stack, "postgres", "kafka", "connect")
+    superuser_db.execute("CREATE TABLE IF NOT EXISTS smoke_uncaptured (x int)")
+    try:
+        superuser_db.execute("INSERT INTO smoke_uncaptured SELECT generate_series(1, 10000)")
+        row = superuser_db.execute("SELECT pg_current_wal_lsn()").fetchone()
+        assert row is not None
+        written = row[0]
+
+        def slot_caught_up() -> bool:
+            found = superuser_db.execute(
+                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots "
+                "WHERE slot_name = 'debezium_todos'",
+                (str(written),),
+            ).fetchone()
+            return bool(found and found[0])
+
+        wait_for(slot_caught_up, timeout=60, interval=1, message="slot confirmed past the write")
+    finally:
+        superuser_db.execute("DROP TABLE IF EXISTS smoke_uncaptured")
