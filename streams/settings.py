@@ -1,4 +1,18 @@
-"""Configuration of the stream worker, read once from the environment."""
+"""Configuration of the stream worker, read once from the environment.
+
+Beyond the shared contracts (README), the worker reads:
+
+- `STREAMS_APP_ID` (default `todo-eda-streams`): the Faust app id, hence the consumer group
+  and the changelog topic's prefix. A new id starts a new group at offset 0, e.g. to rebuild
+  the read model from `postgres.public.todos` into an empty table.
+- `STREAMS_AGENTS` (default: all): comma list of the agents to run, by name:
+  `apply_commands` (todos -> PostgreSQL) and `project_changes` (CDC -> table + MongoDB);
+  `STREAMS_AGENTS=project_changes` runs only the projection, as a replay does.
+- `STREAMS_TABLE_STORE` (default `rocksdb://`; unit tests use `memory://`).
+- `STREAMS_COMMAND_BATCH_SIZE` / `STREAMS_COMMAND_BATCH_SECONDS` (500 / 0.01): the command
+  agent's batch; `STREAMS_CHANGE_BATCH_SIZE` / `STREAMS_CHANGE_BATCH_SECONDS` (500 / 0.01):
+  the CDC agent's.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
+
+DEFAULT_APP_ID = "todo-eda-streams"
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,14 @@ class Settings:
     table_store: str
     command_batch_size: int
     command_batch_seconds: float
+    change_batch_size: int = 500
+    change_batch_seconds: float = 0.01
+    app_id: str = DEFAULT_APP_ID
+    agents: frozenset[str] | None = None  # None: every agent
+
+    def runs_agent(self, name: str) -> bool:
+        """Return whether the agent called `name` is to run in this worker."""
+        return self.agents is None or name in self.agents
 
     @property
     def faust_brokers(self) -> list[str]:
@@ -67,4 +91,13 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         table_store=env.get("STREAMS_TABLE_STORE", "rocksdb://"),
         command_batch_size=int(env.get("STREAMS_COMMAND_BATCH_SIZE", "500")),
         command_batch_seconds=float(env.get("STREAMS_COMMAND_BATCH_SECONDS", "0.01")),
+        change_batch_size=int(env.get("STREAMS_CHANGE_BATCH_SIZE", "500")),
+        change_batch_seconds=float(env.get("STREAMS_CHANGE_BATCH_SECONDS", "0.01")),
+        app_id=env.get("STREAMS_APP_ID", "").strip() or DEFAULT_APP_ID,
+        agents=_agent_names(env.get("STREAMS_AGENTS", "")),
     )
+
+
+def _agent_names(value: str) -> frozenset[str] | None:
+    names = frozenset(n.strip() for n in value.split(",") if n.strip())
+    return names or None

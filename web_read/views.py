@@ -1,4 +1,8 @@
-"""Read API views on a Blueprint: list and detail of todos, and the worker's health."""
+"""Read API views on a Blueprint: list and detail of todos, and the worker's health.
+
+Also `GET /bench/constant`: a fixed small JSON body with no I/O, the benchmark suite's
+measure of the web layer's ceiling on this worker.
+"""
 
 from __future__ import annotations
 
@@ -93,7 +97,18 @@ class HealthView(ApiView):
         return self.json_bytes(report, status=200 if healthy else 503)
 
 
-ROUTES: list[tuple[str, str, type[ApiView]]] = [
+CONSTANT_BODY = orjson.dumps({"status": "ok"})
+
+
+class ConstantView(web.View):
+    """`GET /bench/constant`: the same small JSON body every time, with no I/O at all."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Return the constant body."""
+        return self.bytes(CONSTANT_BODY, content_type="application/json")
+
+
+ROUTES: list[tuple[str, str, type[web.View]]] = [
     (path, f"{name}{suffix}", view)
     for base, name, view in (
         ("/api/todos", "api-list", TodoListView),
@@ -101,6 +116,7 @@ ROUTES: list[tuple[str, str, type[ApiView]]] = [
         ("/api/todos/{id}", "api-detail", TodoDetailView),
         ("/todos/{id}", "detail", TodoDetailView),
         ("/health", "health", HealthView),
+        ("/bench/constant", "bench-constant", ConstantView),
     )
     for path, suffix in ((base, ""), (base + "/", "-slash"))
 ]

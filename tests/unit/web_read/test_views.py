@@ -137,3 +137,11 @@ async def test_health_is_200_when_every_check_passes(client, monkeypatch):
     response = await client.get("/health")
     assert response.status == 200
     assert (await response.json())["consumer_lag"] == {"todos[0]": 0}
+
+
+async def test_the_constant_view_returns_a_fixed_small_json_body(client):
+    for path in ("/bench/constant", "/bench/constant/"):
+        response = await client.get(path)
+        assert response.status == 200
+        assert response.content_type == "application/json"
+        assert await response.json() == {"status": "ok"}
