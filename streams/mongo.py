@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from streams.domain import Projection
 
 COLLECTION = "todos"
+DUPLICATE_KEY = 11000
 
 
 def projection_document(projection: Projection, todo_id: int) -> dict[str, Any]:
@@ -84,6 +86,34 @@ class ReadModel:
         except DuplicateKeyError:
             return False
         return True
+
+    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+        """Store many projections in one unordered bulk write, each under the position guard.
+
+        Returns how many were stale (a document as new or newer was already there); those
+        are the guarded upserts whose insert collided on `_id` (error 11000), and nothing
+        else counts as stale: any other write error is raised, for the caller to retry the
+        whole (idempotent) batch.
+        """
+        if not projections:
+            return 0
+        requests = [
+            ReplaceOne({"_id": todo_id, "_pos": {"$lt": doc["_pos"]}}, doc, upsert=True)
+            for todo_id, doc in (
+                (todo_id, projection_document(projection, todo_id))
+                for todo_id, projection in projections.items()
+            )
+        ]
+        try:
+            await self.collection.bulk_write(requests, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or any(
+                e.get("code") != DUPLICATE_KEY for e in errors
+            ):
+                raise
+            return len(errors)
+        return 0
 
     async def list_todos(
         self, *, completed: bool | None, after: int | None, limit: int

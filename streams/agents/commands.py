@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import faust
 from faust.types import EventT
 from psycopg import Error as PostgresError
 from psycopg_pool import PoolTimeout
 
+from streams.agents.batches import ack_all, unacked_batches
 from streams.app import app, connections, settings
 from streams.dlq import send_to_dlq
 from streams.records import DecodeError, TodoCommand, decode_command
@@ -53,13 +55,15 @@ async def apply_with_retry(commands: Sequence[TodoCommand]) -> None:
 
 
 @app.agent(commands_topic, name="apply_commands")
-async def apply_commands(stream: faust.StreamT[bytes]) -> None:
+async def apply_commands(stream: faust.StreamT[Any]) -> None:
     """Apply each command to PostgreSQL; undecodable ones go to `todos.dlq`."""
     await connections.open()
-    # take_events (not take): the batch keeps each record's key and offset for the DLQ.
-    async for events in stream.take_events(  # type: ignore[attr-defined]
-        settings.command_batch_size, within=settings.command_batch_seconds
+    # Events, not values: the batch keeps each record's key and offset for the DLQ, and
+    # is acknowledged only after its transaction committed (see streams.agents.batches).
+    async for events in unacked_batches(
+        stream, settings.command_batch_size, settings.command_batch_seconds
     ):
         commands = await decode_batch(events)
         if commands:
             await apply_with_retry(commands)
+        await ack_all(stream, events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,3 +42,24 @@ def project_change(current: Projection | None, change: ChangeEvent) -> Projectio
     if current is not None and change.position <= current.position:
         return None
     return Projection(todo=change.after, position=change.position)
+
+
+def fold_changes(
+    current: Callable[[int], Projection | None], changes: Iterable[ChangeEvent]
+) -> dict[int, Projection]:
+    """Fold a batch of changes by `project_change`; return only the todos whose view moved.
+
+    `current(todo_id)` is the view held before the batch. Each todo ends at its newest
+    change, whatever order the batch holds them in, and a change not newer than the view is
+    dropped, exactly as if the changes were projected one at a time.
+    """
+    views: dict[int, Projection | None] = {}
+    moved: dict[int, Projection] = {}
+    for change in changes:
+        todo_id = change.todo_id
+        if todo_id not in views:
+            views[todo_id] = current(todo_id)
+        projection = project_change(views[todo_id], change)
+        if projection is not None:
+            views[todo_id] = moved[todo_id] = projection
+    return moved

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -28,14 +29,22 @@ class FakeCommandStore:
 
 
 class FakeReadModel:
-    """Keeps the last projection written per todo."""
+    """Keeps every projection written, and the newest per todo under the position guard."""
 
     def __init__(self) -> None:
         self.writes: list[tuple[int, Projection]] = []
+        self.documents: dict[int, Projection] = {}
 
-    async def write(self, todo_id: int, projection: Projection) -> bool:
-        self.writes.append((todo_id, projection))
-        return True
+    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+        stale = 0
+        for todo_id, projection in projections.items():
+            self.writes.append((todo_id, projection))
+            held = self.documents.get(todo_id)
+            if held is not None and held.position >= projection.position:
+                stale += 1
+            else:
+                self.documents[todo_id] = projection
+        return stale
 
 
 @pytest.fixture

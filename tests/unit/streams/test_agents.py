@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
+from streams.app import connections
+from streams.domain import Projection
+from streams.postgres import BatchOutcome
+from streams.records import TodoCommand
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
+from tests.unit.streams.conftest import FakeReadModel
 from tests.unit.streams.samples import change, command_bytes, row
 
 
@@ -56,9 +64,90 @@ async def test_the_change_agent_projects_into_the_table_and_the_read_model(fakes
         await agent.put(None, key=b"42")  # a tombstone is skipped
         await agent.put(b"{not json", key=b"42")
         await agent.put(change("d", lsn=3000, before=row(version=2)), key=b"42")
+        await agent.put(change("c", lsn=3500, after=row(7, title="other")), key=b"7")
+
+        async def projected():
+            return len(model.documents) == 2 and model.documents[42].position.lsn == 3000
+
+        await async_wait_for(projected, timeout=5, message="both todos projected")
     projection = get_projection(42)
     assert projection is not None and projection.todo is None  # tombstone after the delete
-    assert [p.position.lsn for _, p in model.writes] == [1000, 2000, 3000]
+    other = get_projection(7)
+    assert other is not None and other.todo is not None and other.todo.title == "other"
+    # however the batches fell, writes only ever move a todo forward, never to the replay
+    lsns = [p.position.lsn for todo_id, p in model.writes if todo_id == 42]
+    assert lsns == sorted(lsns) and 1500 not in lsns and lsns[-1] == 3000
     assert [reason for _, _, reason in dead_letters] == [dead_letters[0][2]]
     assert dead_letters[0][0] == "postgres.public.todos.dlq"
+    todos_table.data.clear()
+
+
+class BlockingCommandStore:
+    """Applies the first batch, then never finishes another (a stop arrives meanwhile)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[TodoCommand]] = []
+        self.blocked = asyncio.Event()
+
+    async def apply_batch(self, commands: list[TodoCommand]) -> BatchOutcome:
+        self.batches.append(list(commands))
+        if len(self.batches) > 1:
+            self.blocked.set()
+            await asyncio.Event().wait()
+        return BatchOutcome(applied=len(commands))
+
+
+async def test_a_command_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypatch):
+    # take()/take_events() would ack the in-flight batch when the stop closes them, and its
+    # offsets would be committed though PostgreSQL never saw its commands.
+    store = BlockingCommandStore()
+    monkeypatch.setattr(connections, "command_store", store)
+    monkeypatch.setattr(connections, "_opened", True)
+    async with apply_commands.test_context() as agent:
+        applied = await agent.put(command_bytes(42, "create"), key=b"42")
+
+        async def first_acked():
+            return applied.message.acked
+
+        await async_wait_for(first_acked, timeout=5, message="first batch acked")
+        in_flight = await agent.put(command_bytes(43, "create"), key=b"43")
+        await asyncio.wait_for(store.blocked.wait(), timeout=5)
+    assert applied.message.acked
+    assert not in_flight.message.acked
+
+
+class BlockingReadModel(FakeReadModel):
+    """Writes the first batch, then never finishes another."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.blocked = asyncio.Event()
+
+    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+        self.calls += 1
+        if self.calls > 1:
+            self.blocked.set()
+            await asyncio.Event().wait()
+        return await super().write_many(projections)
+
+
+async def test_a_change_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypatch):
+    model = BlockingReadModel()
+    monkeypatch.setattr(connections, "read_model", model)
+    monkeypatch.setattr(connections, "_opened", True)
+    async with project_changes.test_context() as agent:
+        applied = await agent.put(change("c", lsn=1000, after=row()), key=b"42")
+
+        async def first_acked():
+            return applied.message.acked
+
+        await async_wait_for(first_acked, timeout=5, message="first batch acked")
+        in_flight = await agent.put(change("u", lsn=2000, after=row(version=2)), key=b"42")
+        await asyncio.wait_for(model.blocked.wait(), timeout=5)
+    assert applied.message.acked
+    assert not in_flight.message.acked
+    # nor did the table move ahead of MongoDB
+    projection = get_projection(42)
+    assert projection is not None and projection.position.lsn == 1000
     todos_table.data.clear()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from streams.domain import Insert, Reject, Remove, Update, apply_command, project_change
+from streams.domain import (
+    Insert,
+    Reject,
+    Remove,
+    Update,
+    apply_command,
+    fold_changes,
+    project_change,
+)
 from streams.records import decode_change, decode_command
 from tests.unit.streams.samples import change, command_bytes, row
 
@@ -123,3 +131,25 @@ def test_a_projection_survives_its_table_state_round_trip():
     assert type(projection).from_state(projection.to_state()) == projection
     deleted = replace(projection, todo=None)
     assert type(deleted).from_state(deleted.to_state()) == deleted
+
+
+def test_a_batch_folds_each_todo_to_its_newest_change_in_any_order():
+    events = [
+        _event("u", lsn=2000, version=2, title="newest"),
+        _event("c", lsn=1000, version=1),  # older, arriving later in the batch
+        decode_change(b"7", change("c", lsn=1500, after=row(7))),
+    ]
+    moved = fold_changes(lambda todo_id: None, events)
+    assert set(moved) == {42, 7}
+    assert moved[42].todo is not None and moved[42].todo.title == "newest"
+
+
+def test_a_batch_that_holds_nothing_newer_moves_nothing():
+    held = project_change(None, _event("u", lsn=2000, version=2))
+    moved = fold_changes(lambda todo_id: held, [_event("c", lsn=1000), _event("u", lsn=2000)])
+    assert moved == {}
+
+
+def test_a_batch_ending_in_a_delete_folds_to_a_tombstone():
+    moved = fold_changes(lambda todo_id: None, [_event("c", lsn=1000), _event("d", lsn=3000)])
+    assert moved[42].todo is None and moved[42].position.lsn == 3000
