@@ -1,9 +1,9 @@
 """CDC agent: `postgres.public.todos` -> MongoDB, then the `todos` table, in batches.
 
 Each batch is folded per todo to its newest change (the pure `fold_changes`), written to
-MongoDB in one unordered bulk write under the position guard, then to the table, and only
-then acknowledged. MongoDB first: if the worker dies in between, the replay finds the table
-still older and writes again, and MongoDB's guard makes that second write a no-op.
+MongoDB in two round trips under the position guard (`ReadModel.write_many`), then to the
+table, and only then acknowledged. MongoDB first: if the worker dies in between, the replay
+finds the table still older and writes again, and MongoDB's guard makes that a no-op.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ async def write_read_model(projections: Mapping[int, Projection]) -> None:
             delay = min(delay * 2, RETRY_MAX_SECONDS)
             continue
         if stale:
-            log.debug("%d of %d MongoDB writes were stale", stale, len(projections))
+            log.debug("%d of %d todos were already in MongoDB", stale, len(projections))
         return
 
 
