@@ -156,6 +156,27 @@ def bootstrap(settings: Settings) -> None:
         )
 
 
+FERRETDB_DATABASE = "ferretdb"
+
+
+def ferretdb_url(settings: Settings) -> str:
+    """FerretDB's own database in this cluster, reached through the state folder's socket."""
+    return (
+        f"postgres://{SUPERUSER}@/{FERRETDB_DATABASE}"
+        f"?host={socket_dir(settings)}&port={settings.postgres_port}"
+    )
+
+
+def ensure_ferretdb_database(settings: Settings) -> None:
+    """The database FerretDB's PostgreSQL backend keeps its collections in."""
+    with psycopg.connect(superuser_conninfo(settings), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (FERRETDB_DATABASE,)
+        ).fetchone()
+        if not row:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(FERRETDB_DATABASE)))
+
+
 def table_exists(settings: Settings, table: str = "public.todos") -> bool:
     """The captured table exists (it comes from the Django migrations)."""
     with psycopg.connect(superuser_conninfo(settings, settings.values["POSTGRES_DB"])) as conn:

@@ -92,6 +92,35 @@ def register_connector(settings: Settings) -> None:
     register(settings.connect_url, timeout=120)
 
 
+def ferretdb_command(settings: Settings) -> list[str]:
+    """FerretDB on the PostgreSQL backend by default, SQLite on request (FERRETDB_BACKEND).
+
+    Why PostgreSQL: FerretDB 1.24's SQLite backend pushes down only string and ObjectID `_id`
+    filters, so with integer todo ids every find and guarded upsert scans the whole collection
+    (measured 6.6 ms of FerretDB CPU per find_one at 800 documents, growing with the count);
+    the PostgreSQL backend pushes `_id` equality down (about 7x faster at that size, flat).
+    """
+    common = [
+        str(settings.ferretdb_bin),
+        f"--state-dir={settings.state_dir / 'ferretdb'}",
+        f"--listen-addr=127.0.0.1:{settings.mongo_port}",
+        "--debug-addr=-",  # no metrics listener: two stacks must not collide on :8088
+        "--telemetry=disable",
+        "--log-level=warn",
+    ]
+    if settings.values["FERRETDB_BACKEND"] == "sqlite":
+        data = settings.state_dir / "ferretdb" / "data"
+        return [*common, "--handler=sqlite", f"--sqlite-url=file:{data}/"]
+    return [*common, "--handler=postgresql", f"--postgresql-url={postgres.ferretdb_url(settings)}"]
+
+
+def prepare_ferretdb(settings: Settings) -> None:
+    """Its state folder, and its backend's storage: a SQLite folder or a PostgreSQL database."""
+    (settings.state_dir / "ferretdb" / "data").mkdir(parents=True, exist_ok=True)
+    if settings.values["FERRETDB_BACKEND"] != "sqlite":
+        postgres.ensure_ferretdb_database(settings)
+
+
 def kafka_ready(settings: Settings) -> bool:
     return readiness.kafka_metadata(settings.values["KAFKA_BROKER_URL"])
 
@@ -137,20 +166,11 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service(
         name="ferretdb",
-        command=lambda s: [
-            str(s.ferretdb_bin),
-            "--handler=sqlite",
-            f"--sqlite-url=file:{s.state_dir / 'ferretdb' / 'data'}/",
-            f"--state-dir={s.state_dir / 'ferretdb'}",
-            f"--listen-addr=127.0.0.1:{s.mongo_port}",
-            "--debug-addr=-",  # no metrics listener: two stacks must not collide on :8088
-            "--telemetry=disable",
-            "--log-level=INFO",
-        ],
+        command=ferretdb_command,
         port=lambda s: s.mongo_port,
         url=lambda s: s.values["MONGO_URL"],
         ready=lambda s: readiness.mongo_ping(s.values["MONGO_URL"]),
-        prepare=lambda s: (s.state_dir / "ferretdb" / "data").mkdir(parents=True, exist_ok=True),
+        prepare=prepare_ferretdb,
     ),
     Service(
         name="cud_api",

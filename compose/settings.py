@@ -29,6 +29,7 @@ DEFAULTS: dict[str, str] = {
     "READ_API_PORT": "8080",
     "TOPIC_PARTITIONS": "4",
     "DJANGO_DEBUG": "0",
+    "FERRETDB_BACKEND": "postgresql",
 }
 
 ALL_SERVICES = ("postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
@@ -103,6 +104,10 @@ class Settings:
                 raise ConfigError(f"{name}={self.values[name]!r} is not a port number")
         if not self.values["TOPIC_PARTITIONS"].isdigit() or self.partitions < 1:
             raise ConfigError(f"TOPIC_PARTITIONS={self.values['TOPIC_PARTITIONS']!r} is not >= 1")
+        if self.values["FERRETDB_BACKEND"] not in ("postgresql", "sqlite"):
+            raise ConfigError(
+                f"FERRETDB_BACKEND={self.values['FERRETDB_BACKEND']!r} is not postgresql or sqlite"
+            )
         seen: dict[int, str] = {}
         for port in self.ports():
             if port.port in seen:
