@@ -153,6 +153,10 @@ KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_M
 # Seconds a client is asked to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = 5
 
+# Ids each process reserves from the `todos` sequence per round trip (1: one nextval per create,
+# ids increasing across all processes; larger: fewer round trips, ids increasing per process).
+CUD_API_ID_BLOCK_SIZE = int(os.environ.get("CUD_API_ID_BLOCK_SIZE", "50"))
+
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60
 
 LOGGING = {

@@ -14,3 +14,10 @@ application = get_wsgi_application()
 # Fail at startup, not on the first admin login, when no DJANGO_SECRET_KEY was given:
 # Django raises ImproperlyConfigured on access to an empty SECRET_KEY.
 _ = settings.SECRET_KEY
+
+# gunicorn loads the application in each worker after forking: create this worker's Kafka
+# producer now, so its connection and idempotent-producer handshake are not paid by the first
+# request (seen as a 1-2 s p99 in short benchmark runs).
+from cud_api.todos.commands import publisher_get  # noqa: E402
+
+publisher_get()

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
 
 from cud_api.core.exceptions import NotFoundError
 from cud_api.todos.commands import command_build, command_publish
+from cud_api.todos.ids import IdBlockAllocator
 from cud_api.todos.models import CommandOperation
 from cud_api.todos.selectors import todo_id_was_allocated
 
@@ -28,13 +29,12 @@ class CommandReceipt:
     operation: str
 
 
+_ids = IdBlockAllocator(settings.CUD_API_ID_BLOCK_SIZE)
+
+
 def todo_id_allocate() -> int:
     """Take the next id from the `todos` sequence (the agent inserts the row with it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('todos', 'id'))")
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
+    return _ids.next()
 
 
 def _emit(*, todo_id: int, operation: str, data: Mapping[str, Any]) -> CommandReceipt:
