@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from cud_api.todos.apis import TodoInputSerializer
 from cud_api.todos.validation import todo_input_validate
 
-TITLES = [
+TITLES: list[object] = [
     "Learn Kafka",
     "  padded  ",
     "",
@@ -31,8 +31,19 @@ TITLES = [
     "x" * 201 + "\x00\udfff\ud800",
     "é" * 200,
 ]
-DESCRIPTIONS = ["", "   ", "  kept \n", None, 7, False, ["a"], "a\x00", "\udc00", "x" * 70000]
-COMPLETED = [True, False, None, 0, 1, "true", "yes", [], {}]
+DESCRIPTIONS: list[object] = [
+    "",
+    "   ",
+    "  kept \n",
+    None,
+    7,
+    False,
+    ["a"],
+    "a\x00",
+    "\udc00",
+    "x" * 70000,
+]
+COMPLETED: list[object] = [True, False, None, 0, 1, "true", "yes", [], {}]
 
 
 def cases():
