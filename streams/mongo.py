@@ -13,6 +13,9 @@ from streams.domain import Projection
 
 COLLECTION = "todos"
 DUPLICATE_KEY = 11000
+# FerretDB 1.24 on its PostgreSQL backend never answers an `update` command of 50 or more
+# statements (45 took 0.5 s; 50 timed out, measured); send updates in chunks well below.
+UPDATE_CHUNK = 32
 
 
 class ReadModelWriteError(PyMongoError):
@@ -96,13 +99,14 @@ class ReadModel:
         return True
 
     async def write_many(self, projections: Mapping[int, Projection]) -> int:
-        """Store many projections in two round trips, each under the position guard.
+        """Store many projections in few round trips, each under the position guard.
 
         First one unordered `insert` of every document: a todo MongoDB has never seen is
         written there, and every other one fails with a duplicate key (11000) at its index.
-        Then one `update` of exactly those, guarded by `_pos < new position`, so a document
-        already as new or newer is left alone. Returns how many documents already existed.
-        Any other write error raises, for the caller to retry the whole (idempotent) batch.
+        Then `update`s of exactly those (in chunks of UPDATE_CHUNK), guarded by
+        `_pos < new position`, so a document already as new or newer is left alone.
+        Returns how many documents already existed. Any other write error raises, for the
+        caller to retry the whole (idempotent) batch.
 
         Not one batch of guarded upserts: FerretDB 1.24 stops an update batch at its first
         error even when asked for an unordered one, and reports the error at index 0
@@ -118,12 +122,12 @@ class ReadModel:
         reply = await database.command("insert", COLLECTION, documents=documents, ordered=False)
         _raise_unless_only_duplicates(reply)
         existing = [documents[int(e["index"])] for e in reply.get("writeErrors") or []]
-        if existing:
-            updates = [
-                {"q": {"_id": doc["_id"], "_pos": {"$lt": doc["_pos"]}}, "u": doc}
-                for doc in existing
-            ]
-            reply = await database.command("update", COLLECTION, updates=updates, ordered=False)
+        updates = [
+            {"q": {"_id": doc["_id"], "_pos": {"$lt": doc["_pos"]}}, "u": doc} for doc in existing
+        ]
+        for start in range(0, len(updates), UPDATE_CHUNK):
+            chunk = updates[start : start + UPDATE_CHUNK]
+            reply = await database.command("update", COLLECTION, updates=chunk, ordered=False)
             _raise_unless_only_duplicates(reply)
             if reply.get("writeErrors"):
                 raise ReadModelWriteError(reply["writeErrors"])

@@ -1,7 +1,7 @@
 """CDC agent: `postgres.public.todos` -> MongoDB, then the `todos` table, in batches.
 
 Each batch is folded per todo to its newest change (the pure `fold_changes`), written to
-MongoDB in two round trips under the position guard (`ReadModel.write_many`), then to the
+MongoDB in few round trips under the position guard (`ReadModel.write_many`), then to the
 table, and only then acknowledged. MongoDB first: if the worker dies in between, the replay
 finds the table still older and writes again, and MongoDB's guard makes that a no-op.
 """
