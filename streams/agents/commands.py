@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT
+from psycopg import DataError, IntegrityError, InternalError, NotSupportedError, ProgrammingError
 from psycopg import Error as PostgresError
 from psycopg_pool import PoolTimeout
 
@@ -20,17 +21,38 @@ from streams.topics import commands_dlq_topic, commands_topic
 
 log = logging.getLogger(__name__)
 RETRY_MAX_SECONDS = 5.0
+# Errors that the same command will raise again however often it is retried (a value
+# PostgreSQL refuses, e.g. a NUL character in a title sent to Kafka by hand): retrying
+# would block the partition forever, so the command that raises one is dead-lettered.
+POISON_ERRORS = (DataError, IntegrityError, InternalError, NotSupportedError, ProgrammingError)
 
 
-async def decode_batch(events: Sequence[EventT]) -> list[TodoCommand]:
+async def decode_batch(events: Sequence[EventT]) -> list[tuple[EventT, TodoCommand]]:
     """Decode a batch, dead-lettering what can't be decoded, keeping the order of the rest."""
-    commands: list[TodoCommand] = []
+    decoded: list[tuple[EventT, TodoCommand]] = []
     for event in events:
         try:
-            commands.append(decode_command(event.message.key, event.message.value))
+            decoded.append((event, decode_command(event.message.key, event.message.value)))
         except DecodeError as exc:
             await send_to_dlq(commands_dlq_topic, event, str(exc))
-    return commands
+    return decoded
+
+
+async def apply_isolating_poison(decoded: Sequence[tuple[EventT, TodoCommand]]) -> None:
+    """Apply a batch; if PostgreSQL refuses it, apply its commands one by one.
+
+    The batch's transaction rolled back whole, so applying each command alone (in order)
+    keeps every good one and dead-letters only the command PostgreSQL refuses.
+    """
+    try:
+        await apply_with_retry([command for _, command in decoded])
+    except POISON_ERRORS as exc:
+        if len(decoded) == 1:
+            await send_to_dlq(commands_dlq_topic, decoded[0][0], f"PostgreSQL refused: {exc}")
+            return
+        log.warning("command batch of %d refused (%r): applying one by one", len(decoded), exc)
+        for pair in decoded:
+            await apply_isolating_poison([pair])
 
 
 async def apply_with_retry(commands: Sequence[TodoCommand]) -> None:
@@ -43,6 +65,8 @@ async def apply_with_retry(commands: Sequence[TodoCommand]) -> None:
     while True:
         try:
             outcome = await connections.command_store.apply_batch(commands)
+        except POISON_ERRORS:
+            raise
         except (PostgresError, PoolTimeout, OSError) as exc:
             log.warning(
                 "command batch of %d failed, retrying in %.1fs: %r", len(commands), delay, exc
@@ -63,7 +87,7 @@ async def apply_commands(stream: faust.StreamT[Any]) -> None:
     async for events in unacked_batches(
         stream, settings.command_batch_size, settings.command_batch_seconds
     ):
-        commands = await decode_batch(events)
-        if commands:
-            await apply_with_retry(commands)
+        decoded = await decode_batch(events)
+        if decoded:
+            await apply_isolating_poison(decoded)
         await ack_all(stream, events)

@@ -151,3 +151,40 @@ async def test_a_change_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypatc
     projection = get_projection(42)
     assert projection is not None and projection.position.lsn == 1000
     todos_table.data.clear()
+
+
+class RefusingCommandStore:
+    """Refuses, like PostgreSQL would, any batch holding a command whose title has a NUL."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[TodoCommand]] = []
+
+    async def apply_batch(self, commands: list[TodoCommand]) -> BatchOutcome:
+        from psycopg import DataError
+
+        if any("\x00" in str(c.data.get("title", "")) for c in commands):
+            raise DataError("invalid byte sequence for encoding UTF8: 0x00")
+        self.batches.append(list(commands))
+        return BatchOutcome(applied=len(commands))
+
+
+async def test_a_command_postgresql_refuses_is_dead_lettered_and_its_batch_mates_applied(
+    monkeypatch, dead_letters
+):
+    store = RefusingCommandStore()
+    monkeypatch.setattr(connections, "command_store", store)
+    monkeypatch.setattr(connections, "_opened", True)
+    async with apply_commands.test_context() as agent:
+        await agent.put(command_bytes(41, "create"), key=b"41")
+        await agent.put(command_bytes(42, "create", data={"title": "nul\x00"}), key=b"42")
+        await agent.put(command_bytes(43, "create"), key=b"43")
+
+        async def both_good_applied():
+            ids = [c.todo_id for batch in store.batches for c in batch]
+            return ids if {41, 43} <= set(ids) else None
+
+        applied = await async_wait_for(both_good_applied, timeout=5, message="good applied")
+    assert 42 not in applied
+    assert [(topic, reason[:20]) for topic, _, reason in dead_letters] == [
+        ("todos.dlq", "PostgreSQL refused: ")
+    ]
