@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from faust import web
 from faust.web.exceptions import WebError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from streams.app import app, connections
 from streams.tables import get_projection, todos_table
@@ -31,6 +31,11 @@ class ApiView(web.View):
         """Serve the request; a WebError keeps its status, anything else is a JSON 5xx."""
         try:
             return await super().dispatch(request)
+        except ExecutionTimeout as exc:
+            log.warning("MongoDB query too slow for %s: %r", request.path, exc)
+            return await self.on_request_error(
+                request, UnavailableError("The read model is busy: retry later.")
+            )
         except PyMongoError as exc:
             log.warning("MongoDB unavailable for %s: %r", request.path, exc)
             return await self.on_request_error(request, UnavailableError("MongoDB is unavailable."))

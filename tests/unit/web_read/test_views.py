@@ -145,3 +145,17 @@ async def test_the_constant_view_returns_a_fixed_small_json_body(client):
         assert response.status == 200
         assert response.content_type == "application/json"
         assert await response.json() == {"status": "ok"}
+
+
+async def test_a_list_query_over_its_time_limit_is_a_503_saying_the_read_model_is_busy(
+    client, read_model, monkeypatch
+):
+    from pymongo.errors import ExecutionTimeout
+
+    async def too_slow(**_kwargs):
+        raise ExecutionTimeout("operation exceeded time limit", code=50)
+
+    monkeypatch.setattr(read_model, "list_todos", too_slow)
+    response = await client.get("/api/todos/")
+    assert response.status == 503
+    assert await response.json() == {"detail": "The read model is busy: retry later."}
