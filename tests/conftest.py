@@ -6,8 +6,12 @@ import pytest
 
 
 def _rank(item: pytest.Item) -> int:
-    if item.get_closest_marker("disruptive") is not None:
-        return 2
+    marker = item.get_closest_marker("disruptive")
+    if marker is not None:
+        # A broker outage goes last of all: after Kafka comes back, a faust-streaming worker can
+        # rejoin its group and still fetch nothing from a partition (see README, known issues),
+        # and the tests after it would measure that, not what they are about.
+        return 3 if marker.kwargs.get("stops") == "kafka" else 2
     return 1 if "integration" in item.path.parts else 0
 
 

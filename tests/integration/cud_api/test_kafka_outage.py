@@ -5,7 +5,7 @@ import pytest
 from tests.support.polling import wait_for
 
 
-@pytest.mark.disruptive
+@pytest.mark.disruptive(stops="kafka")
 def test_writes_get_503_while_kafka_is_down_and_202_after_it_returns(api, stack):
     assert api.post("/api/todos/", json={"title": "before"}).status_code == 202
     stack.stop("kafka")
