@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,10 +26,11 @@ DEBUG = env_bool("DJANGO_DEBUG", default=False)
 
 # No committed secret. Django reads SECRET_KEY lazily, so migrations and type checks work
 # without one; wsgi.py touches it at startup so a server without a key fails immediately.
-# Only in debug is a fixed, obviously-local key acceptable.
+# Only in debug does a missing key get a random one for this process (sessions then end
+# at restart, which a debug run can live with).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY and DEBUG:
-    SECRET_KEY = "django-insecure-local-debug-only-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = secrets.token_urlsafe(50)
 
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *env_list("DJANGO_ALLOWED_HOSTS")]
 
