@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from faust.types import TransportT
 
+from streams import transport
 from streams.connections import Connections, ConnectionsService
 from streams.settings import load_settings
 
@@ -18,7 +20,12 @@ settings = load_settings()
 
 
 class StreamsApp(faust.App):
-    """The Faust App without framework fixups."""
+    """The Faust App without framework fixups, on the at-least-once consumer."""
+
+    def _new_transport(self) -> TransportT:
+        # Faust picks the consumer's transport by URL scheme; ours keeps `kafka://` and only
+        # swaps the consumer (see streams.transport for the offset-commit defect it fixes).
+        return transport.Transport(self.conf.broker_consumer, self)
 
     def _init_fixups(self) -> list[Any]:
         # The stack gives every process DJANGO_SETTINGS_MODULE, which makes Faust's Django
