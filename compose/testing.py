@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -103,11 +104,12 @@ class TestStack:
         return {row.service: row for row in self.stack.status()}
 
     def close(self) -> None:
-        """Stop everything and remove the temp state folder (unless asked to keep it)."""
+        """Stop everything; remove the temp state folder unless TODO_EDA_KEEP_TEST_STATE is set."""
         try:
             self.stack.down()
         finally:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+            if not os.environ.get("TODO_EDA_KEEP_TEST_STATE"):
+                shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 def selection_from(value: str | None) -> tuple[str, ...]:

@@ -9,16 +9,27 @@ That lost a command under SIGKILL here, and is faust-streaming issue #606 (fix o
 pull request #707). Our source topics (`todos`, `postgres.public.todos`) are neither
 compacted nor transactional, so their offsets have no real holes: the message at the
 committed offset must be acked before anything after it is committed.
+
+Holding the commit is safe but could wait for good if that message was dropped rather than
+delayed (a hand-over cut short by a rebalance, then a fetch position already past it), so a
+partition held at the same offset for RESEEK_AFTER_SECONDS is read again from there: the
+agents' effects are idempotent, so the messages after it are only applied twice as no-ops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
+
+#: How long a commit may wait on one message before its partition is read again from there:
+#: far above a batch's processing time, so only a message nothing will ever ack gets there.
+RESEEK_AFTER_SECONDS = 30.0
 
 
 def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | None:
@@ -39,6 +50,13 @@ def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | Non
 class AtLeastOnceConsumer(aiokafka.Consumer):
     """Commits an offset only when every message before it, from the committed one, is acked."""
 
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: dict[TP, tuple[int, float]] = {}
+        self._reseeks: set[asyncio.Future[None]] = set()
+
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
         if not acked:
@@ -46,14 +64,36 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         self._merge_gaps(tp, acked)
         committed = self._committed_offset[tp]
         new_offset = next_commit_offset(acked, committed)
-        if new_offset is None and committed is not None and committed + 1 in acked:
-            # Exactly the case faust would have committed over: worth seeing in the log.
-            self.log.info("Holding %r at %r: that message is not acked yet", tp, committed)
+        if new_offset is None and committed is not None and max(acked) > committed:
+            self._hold(tp, committed)
+        else:
+            self._held.pop(tp, None)
         if new_offset is not None:
             done = {offset for offset in acked if offset < new_offset}
             acked[:] = sorted(offset for offset in acked if offset >= new_offset)
             self._acked_index[tp].difference_update(done)
         return new_offset
+
+    def _hold(self, tp: TP, committed: int) -> None:
+        """Note that `tp` waits on the message at `committed`; re-read it when that lasts."""
+        now = self.clock()
+        held_offset, since = self._held.setdefault(tp, (committed, now))
+        if held_offset != committed:
+            self._held[tp] = (committed, now)
+        elif since == now:
+            # Exactly the case faust would have committed over: worth seeing in the log.
+            self.log.info("Holding %r at %r: that message is not acked yet", tp, committed)
+        elif now - since >= RESEEK_AFTER_SECONDS:
+            self.log.warning(
+                "Reading %r again from %r: nothing acked that message in %.0fs",
+                tp,
+                committed,
+                now - since,
+            )
+            del self._held[tp]
+            reseek = asyncio.ensure_future(self.seek(tp, committed))
+            self._reseeks.add(reseek)
+            reseek.add_done_callback(self._reseeks.discard)
 
     def _merge_gaps(self, tp: TP, acked: list[int]) -> None:
         """Count the offsets faust recorded as holes in the fetched log (compaction) as acked."""

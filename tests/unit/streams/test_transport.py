@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from faust.types import TP
 
 from streams.app import app
-from streams.transport import AtLeastOnceConsumer, next_commit_offset
+from streams.transport import RESEEK_AFTER_SECONDS, AtLeastOnceConsumer, next_commit_offset
 
 TODOS_3 = TP("todos", 3)
 
@@ -77,3 +79,72 @@ def test_consumer_counts_holes_in_the_fetched_log_as_done(consumer: AtLeastOnceC
     acknowledge(consumer, 10, 13)
     assert consumer._new_offset(TODOS_3) == 14
     assert not consumer._gap[TODOS_3]
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset(
+    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "clock", clock)
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer._held.clear()
+    consumer._committed_offset[TODOS_3] = 362
+    acknowledge(consumer, 363, 364)
+
+    assert consumer._new_offset(TODOS_3) is None
+    clock.now += RESEEK_AFTER_SECONDS - 1
+    assert consumer._new_offset(TODOS_3) is None
+    await asyncio.sleep(0)
+    assert seeks == []
+
+    clock.now += 1
+    assert consumer._new_offset(TODOS_3) is None
+    await asyncio.sleep(0)
+    assert seeks == [(TODOS_3, 362)]
+
+    # Read again, the message is processed and the whole run commits.
+    acknowledge(consumer, 362)
+    assert consumer._new_offset(TODOS_3) == 365
+    assert TODOS_3 not in consumer._held
+
+
+async def test_a_hold_restarts_when_the_committed_offset_moves(
+    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "clock", clock)
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer._held.clear()
+    consumer._committed_offset[TODOS_3] = 10
+    acknowledge(consumer, 11)
+    assert consumer._new_offset(TODOS_3) is None
+
+    clock.now += RESEEK_AFTER_SECONDS - 1
+    consumer._committed_offset[TODOS_3] = 20  # a rebalance's seek read a newer committed offset
+    acknowledge(consumer, 21)
+    assert consumer._new_offset(TODOS_3) is None  # now held at 20, from this moment
+    clock.now += 2
+    assert consumer._new_offset(TODOS_3) is None
+    await asyncio.sleep(0)
+    assert seeks == []
+    assert consumer._held[TODOS_3] == (20, clock.now - 2)
