@@ -34,6 +34,10 @@ class ReadModelWriteError(PyMongoError):
         self.errors = errors
 
 
+class DocumentsRefusedError(ReadModelWriteError):
+    """The server refused some documents themselves (a write error): retrying won't help."""
+
+
 def projection_document(projection: Projection, todo_id: int) -> dict[str, Any]:
     """Return the document for a projection; a deleted todo becomes a tombstone document."""
     position = projection.position.key()
@@ -114,8 +118,10 @@ class ReadModel:
         written there, and every other one fails with a duplicate key (11000) at its index.
         Then `update`s of exactly those (in chunks of UPDATE_CHUNK), guarded by
         `_pos < new position`, so a document already as new or newer is left alone.
-        Returns how many documents already existed. Any other write error raises, for the
-        caller to retry the whole (idempotent) batch.
+        Returns how many documents already existed. Any other write error raises
+        DocumentsRefusedError (the caller writes the batch's todos one by one to find which), and
+        a write concern error ReadModelWriteError, for the caller to retry the (idempotent)
+        batch.
 
         Not one batch of guarded upserts: FerretDB 1.24 stops an update batch at its first
         error even when asked for an unordered one, and reports the error at index 0
@@ -170,9 +176,9 @@ class ReadModel:
 
 
 def _raise_unless_only_duplicates(reply: Mapping[str, Any]) -> None:
-    """Raise ReadModelWriteError for a write concern error or any write error but 11000."""
+    """Raise for a write concern error (worth a retry) or a write error but 11000 (refused)."""
     if reply.get("writeConcernError"):
         raise ReadModelWriteError([reply["writeConcernError"]])
     failed = [e for e in reply.get("writeErrors") or [] if e.get("code") != DUPLICATE_KEY]
     if failed:
-        raise ReadModelWriteError(failed)
+        raise DocumentsRefusedError(failed)

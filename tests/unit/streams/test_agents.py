@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
+import orjson
+
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
 from streams.app import connections
 from streams.domain import Projection
+from streams.mongo import DocumentsRefusedError
 from streams.postgres import BatchOutcome
 from streams.records import TodoCommand
 from streams.tables import get_projection, todos_table
@@ -188,3 +191,38 @@ async def test_a_command_postgresql_refuses_is_dead_lettered_and_its_batch_mates
     assert [(topic, reason[:20]) for topic, _, reason in dead_letters] == [
         ("todos.dlq", "PostgreSQL refused: ")
     ]
+
+
+class RefusingReadModel(FakeReadModel):
+    """Refuses todo 42's document for good, as a server write error would."""
+
+    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+        if 42 in projections:
+            raise DocumentsRefusedError([{"index": 0, "code": 2, "errmsg": "bad value"}])
+        return await super().write_many(projections)
+
+
+async def test_a_todo_mongodb_refuses_is_dead_lettered_and_its_batch_mates_projected(
+    monkeypatch, dead_letters
+):
+    model = RefusingReadModel()
+    monkeypatch.setattr(connections, "read_model", model)
+    monkeypatch.setattr(connections, "_opened", True)
+    async with project_changes.test_context() as agent:
+        for todo_id in (41, 42, 43):
+            await agent.put(
+                change("c", lsn=1000 + todo_id, after=row(todo_id)), key=b"%d" % todo_id
+            )
+
+        async def both_good_projected():
+            return {41, 43} <= set(model.documents) and len(dead_letters) == 1
+
+        await async_wait_for(both_good_projected, timeout=5, message="good projected")
+    assert 42 not in model.documents
+    assert get_projection(42) is None
+    assert get_projection(41) is not None and get_projection(43) is not None
+    [(topic, value, reason)] = dead_letters
+    assert topic == "postgres.public.todos.dlq"
+    assert reason.startswith("MongoDB refused the document: ")
+    assert value is not None and orjson.loads(value)["after"]["id"] == 42
+    todos_table.data.clear()
