@@ -5,8 +5,8 @@ consecutive acked offsets. Its guard against a hole at the head of that run only
 when the hole is wider than one offset (`min(acked) - committed > 1`), so the one message
 sitting at the committed offset can be committed over without ever being processed: a
 message handed over just as a rebalance suspends the flow, then acked messages after it.
-That lost a command under SIGKILL here, and is faust-streaming issue #606 (fix open as
-pull request #707). Our source topics (`todos`, `postgres.public.todos`) are neither
+That is faust-streaming issue #606 (fix open as pull request #707) and the likely way a
+command was lost here when the worker was SIGKILLed mid-burst. Our source topics (`todos`, `postgres.public.todos`) are neither
 compacted nor transactional, so their offsets have no real holes: the message at the
 committed offset must be acked before anything after it is committed.
 
