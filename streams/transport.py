@@ -6,9 +6,10 @@ when the hole is wider than one offset (`min(acked) - committed > 1`), so the on
 sitting at the committed offset can be committed over without ever being processed: a
 message handed over just as a rebalance suspends the flow, then acked messages after it.
 That is faust-streaming issue #606 (fix open as pull request #707) and the likely way a
-command was lost here when the worker was SIGKILLed mid-burst. Our source topics (`todos`, `postgres.public.todos`) are neither
-compacted nor transactional, so their offsets have no real holes: the message at the
-committed offset must be acked before anything after it is committed.
+command was lost here when the worker was SIGKILLed mid-burst. Our source topics (`todos`,
+`postgres.public.todos`) are neither compacted nor transactional, so their offsets have no
+real holes: the message at the committed offset must be acked before anything after it is
+committed.
 
 Holding the commit is safe but could wait for good if that message was dropped rather than
 delayed (a hand-over cut short by a rebalance, then a fetch position already past it), so a
