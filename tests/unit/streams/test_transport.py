@@ -91,18 +91,30 @@ class Clock:
         return self.now
 
 
-async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset(
-    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock()
-    seeks: list[tuple[TP, int]] = []
+@pytest.fixture
+def clock(consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The consumer's clock, moved by hand."""
+    fake = Clock()
+    monkeypatch.setattr(consumer, "clock", fake)
+    consumer._held.clear()
+    return fake
+
+
+@pytest.fixture
+def seeks(consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch) -> list[tuple[TP, int]]:
+    """The seeks the consumer asks for, recorded instead of sent to Kafka."""
+    recorded: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
-        seeks.append((tp, offset))
+        recorded.append((tp, offset))
 
-    monkeypatch.setattr(consumer, "clock", clock)
     monkeypatch.setattr(consumer, "seek", seek)
-    consumer._held.clear()
+    return recorded
+
+
+async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset(
+    consumer: AtLeastOnceConsumer, clock: Clock, seeks: list[tuple[TP, int]]
+) -> None:
     consumer._committed_offset[TODOS_3] = 362
     acknowledge(consumer, 363, 364)
 
@@ -124,17 +136,8 @@ async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset
 
 
 async def test_a_hold_restarts_when_the_committed_offset_moves(
-    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
+    consumer: AtLeastOnceConsumer, clock: Clock, seeks: list[tuple[TP, int]]
 ) -> None:
-    clock = Clock()
-    seeks: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        seeks.append((tp, offset))
-
-    monkeypatch.setattr(consumer, "clock", clock)
-    monkeypatch.setattr(consumer, "seek", seek)
-    consumer._held.clear()
     consumer._committed_offset[TODOS_3] = 10
     acknowledge(consumer, 11)
     assert consumer._new_offset(TODOS_3) is None
