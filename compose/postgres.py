@@ -167,14 +167,59 @@ def ferretdb_url(settings: Settings) -> str:
     )
 
 
+# FerretDB 1.24 looks a document up by `_id` with `WHERE _jsonb->$1 @> $2`, which its own
+# btree index on `(_jsonb -> '_id')` can't serve: every find, update and delete by `_id` was a
+# sequential scan of the collection (measured: 55 finds/s at 50,000 documents). A GIN index on
+# the same expression serves `@>` once the planner sees the key as a constant, which custom
+# plans do: 1,230 finds/s and 1,311 guarded updates/s on the same collection. An event trigger
+# gives every table FerretDB creates that index; the loop covers tables created before it.
+FERRETDB_ID_INDEX_SQL = """
+ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
+
+CREATE OR REPLACE FUNCTION public.todo_eda_index_ferretdb_table(target regclass)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = target AND attname = '_jsonb' AND NOT attisdropped) THEN
+        EXECUTE format(
+            'CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L))',
+            left((SELECT relname FROM pg_class WHERE oid = target), 50) || '_id_gin',
+            target, '_id');
+    END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION public.todo_eda_index_ferretdb_tables()
+RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE created record;
+BEGIN
+    FOR created IN SELECT objid FROM pg_event_trigger_ddl_commands()
+                   WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
+        PERFORM public.todo_eda_index_ferretdb_table(created.objid::regclass);
+    END LOOP;
+END
+$fn$;
+
+DROP EVENT TRIGGER IF EXISTS todo_eda_index_ferretdb_tables;
+CREATE EVENT TRIGGER todo_eda_index_ferretdb_tables ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.todo_eda_index_ferretdb_tables();
+
+SELECT public.todo_eda_index_ferretdb_table(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'public');
+"""
+
+
 def ensure_ferretdb_database(settings: Settings) -> None:
-    """The database FerretDB's PostgreSQL backend keeps its collections in."""
+    """The database FerretDB's PostgreSQL backend keeps its collections in, `_id`-indexed."""
     with psycopg.connect(superuser_conninfo(settings), autocommit=True) as conn:
         row = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (FERRETDB_DATABASE,)
         ).fetchone()
         if not row:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(FERRETDB_DATABASE)))
+    with psycopg.connect(superuser_conninfo(settings, FERRETDB_DATABASE), autocommit=True) as conn:
+        conn.execute(FERRETDB_ID_INDEX_SQL)
 
 
 def table_exists(settings: Settings, table: str = "public.todos") -> bool:
