@@ -73,7 +73,7 @@ class Kafka:
             gids = [g.group_id for g in listing.valid]
         found: dict[str, dict[str, dict[int, int]]] = {}
         for gid in gids:
-            if gid.startswith(BENCH_GROUP_PREFIX):
+            if group is None and gid.startswith(BENCH_GROUP_PREFIX):
                 continue
             futures = self.admin.list_consumer_group_offsets(
                 [ConsumerGroupTopicPartitions(gid)], request_timeout=10
