@@ -9,7 +9,7 @@ That is faust-streaming issue #606 (fix open as pull request #707) and the likel
 command was lost here when the worker was SIGKILLed mid-burst. Our source topics (`todos`,
 `postgres.public.todos`) are neither compacted nor transactional, so their offsets have no
 real holes: the message at the committed offset must be acked before anything after it is
-committed.
+committed, and an offset faust saw skipped while fetching is not counted as processed.
 
 Holding the commit is safe but could wait for good if that message was dropped rather than
 delayed (a hand-over cut short by a rebalance, then a fetch position already past it), so a
@@ -62,7 +62,7 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         acked = self._acked[tp]
         if not acked:
             return None
-        self._merge_gaps(tp, acked)
+        self._drop_gaps(tp)
         committed = self._committed_offset[tp]
         new_offset = next_commit_offset(acked, committed)
         if new_offset is None and committed is not None and max(acked) > committed:
@@ -96,18 +96,18 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
             self._reseeks.add(reseek)
             reseek.add_done_callback(self._reseeks.discard)
 
-    def _merge_gaps(self, tp: TP, acked: list[int]) -> None:
-        """Count the offsets faust recorded as holes in the fetched log (compaction) as acked."""
-        gaps = self._gap[tp]
-        if not gaps:
-            return
-        highest = max(acked)
-        holes = sorted(gaps.overlap(0, highest), key=lambda interval: interval.begin)
-        if not holes:
-            return
-        filled = [offset for hole in holes for offset in range(hole.begin, hole.end)]
-        acked.extend(filled)
-        gaps.chop(0, max(filled[-1], highest + 1))
+    def _drop_gaps(self, tp: TP) -> None:
+        """Forget the holes faust recorded in `tp`'s fetched offsets, without counting them done.
+
+        faust records a hole when a fetched offset jumps past the last one read, and counts it
+        as acked (right for a compacted topic). Our source topics have no holes, so a jump
+        means messages were skipped on the way to the agent: they must hold the commit (and
+        be read again) rather than be committed unprocessed.
+        """
+        gaps = self._gap.pop(tp, None)
+        if gaps:
+            holes = ", ".join(f"{hole.begin}-{hole.end - 1}" for hole in sorted(gaps))
+            self.log.warning("Offsets skipped on the way to the agent in %r: %s", tp, holes)
 
 
 class Transport(aiokafka.Transport):
