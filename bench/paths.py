@@ -305,6 +305,20 @@ def _wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
         client.close()
 
 
+def _read_with_wrk(bench: Bench, name: str, run: int, target: tuple[str, str]) -> dict[str, Any]:
+    """One wrk run of a read target (url, lua script), with the services' and wrk's CPU."""
+    sizes = bench.sizes
+    meter = bench.cpu_meter()
+    meter.start()
+    res, cpu = run_wrk(target[0], connections=sizes.read_clients,
+                       duration_s=sizes.read_duration_s, lua=target[1])  # fmt: skip
+    res["services_cpu_cores"] = meter.stop()
+    res["generator_cpu"] = cpu
+    log.info("read %s run=%d: %.0f req/s p99 %.1f ms (%d errors)",
+             name, run, res["rps"], res["latency"]["p99_ms"] or -1, res["errors"])  # fmt: skip
+    return res
+
+
 def read_path(bench: Bench) -> dict[str, Any]:
     """By id and list?limit=100 with wrk vs the worker's constant view and raw PyMongo find."""
     sizes = bench.sizes
@@ -338,16 +352,7 @@ def read_path(bench: Bench) -> dict[str, Any]:
         for name, target in targets.items():
             if target is None:
                 continue
-            meter = bench.cpu_meter()
-            meter.start()
-            res, cpu = run_wrk(target[0], connections=sizes.read_clients,
-                               duration_s=sizes.read_duration_s, lua=target[1])  # fmt: skip
-            res["services_cpu_cores"] = meter.stop()
-            res["generator_cpu"] = cpu
-            runs[name].append(res)
-            p99 = res["latency"]["p99_ms"] or -1
-            log.info("read %s run=%d: %.0f req/s p99 %.1f ms (%d errors)",
-                     name, run, res["rps"], p99, res["errors"])  # fmt: skip
+            runs[name].append(_read_with_wrk(bench, name, run, target))
         meter = bench.cpu_meter()
         meter.start()
         res, cpu = run_generator(
@@ -367,15 +372,7 @@ def read_path(bench: Bench) -> dict[str, Any]:
         res["generator_cpu"] = cpu
         runs["pymongo_find"].append(res)
         _wait_mongo_idle(bench, ids[0], sizes.quiesce_timeout_s)
-        meter = bench.cpu_meter()
-        meter.start()
-        res, cpu = run_wrk(list_target[0], connections=sizes.read_clients,
-                           duration_s=sizes.read_duration_s, lua=list_target[1])  # fmt: skip
-        res["services_cpu_cores"] = meter.stop()
-        res["generator_cpu"] = cpu
-        runs["list_limit_100"].append(res)
-        log.info("read list_limit_100 run=%d: %.0f req/s p99 %.1f ms (%d errors)",
-                 run, res["rps"], res["latency"]["p99_ms"] or -1, res["errors"])  # fmt: skip
+        runs["list_limit_100"].append(_read_with_wrk(bench, "list_limit_100", run, list_target))
         _wait_mongo_idle(bench, ids[0], sizes.quiesce_timeout_s)
     return {
         "ids": len(ids),

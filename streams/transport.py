@@ -92,9 +92,16 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
                 now - since,
             )
             del self._held[tp]
-            reseek = asyncio.ensure_future(self.seek(tp, committed))
+            reseek = asyncio.ensure_future(self._reseek(tp, committed))
             self._reseeks.add(reseek)
             reseek.add_done_callback(self._reseeks.discard)
+
+    async def _reseek(self, tp: TP, offset: int) -> None:
+        """Seek `tp` back to `offset`; a partition revoked meanwhile needs no seek."""
+        try:
+            await self.seek(tp, offset)
+        except Exception as exc:  # e.g. no longer assigned: the new owner reads from there
+            self.log.warning("Could not read %r again from %r: %r", tp, offset, exc)
 
     def _drop_gaps(self, tp: TP) -> None:
         """Forget the holes faust recorded in `tp`'s fetched offsets, without counting them done.

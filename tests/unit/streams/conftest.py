@@ -52,10 +52,15 @@ def fakes(monkeypatch) -> Any:
     """Swap the worker's clients for fakes and use the memory table store."""
     assert str(app.conf.store) == "memory:", "streams.app was imported before this conftest"
     store, model = FakeCommandStore(), FakeReadModel()
-    monkeypatch.setattr(connections, "command_store", store)
-    monkeypatch.setattr(connections, "read_model", model)
-    monkeypatch.setattr(connections, "_opened", True)
+    use_clients(monkeypatch, command_store=store, read_model=model)
     return store, model
+
+
+def use_clients(monkeypatch: pytest.MonkeyPatch, **clients: Any) -> None:
+    """Give the worker's connections these clients, already open."""
+    for name, client in clients.items():
+        monkeypatch.setattr(connections, name, client)
+    monkeypatch.setattr(connections, "_opened", True)
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import orjson
 
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
-from streams.app import connections
 from streams.domain import Projection
 from streams.mongo import DocumentsRefusedError
 from streams.postgres import BatchOutcome
 from streams.records import TodoCommand
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
-from tests.unit.streams.conftest import FakeReadModel
+from tests.unit.streams.conftest import FakeReadModel, use_clients
 from tests.unit.streams.samples import change, command_bytes, row
 
 
@@ -104,8 +103,7 @@ async def test_a_command_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypat
     # take()/take_events() would ack the in-flight batch when the stop closes them, and its
     # offsets would be committed though PostgreSQL never saw its commands.
     store = BlockingCommandStore()
-    monkeypatch.setattr(connections, "command_store", store)
-    monkeypatch.setattr(connections, "_opened", True)
+    use_clients(monkeypatch, command_store=store)
     async with apply_commands.test_context() as agent:
         applied = await agent.put(command_bytes(42, "create"), key=b"42")
 
@@ -137,8 +135,7 @@ class BlockingReadModel(FakeReadModel):
 
 async def test_a_change_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypatch):
     model = BlockingReadModel()
-    monkeypatch.setattr(connections, "read_model", model)
-    monkeypatch.setattr(connections, "_opened", True)
+    use_clients(monkeypatch, read_model=model)
     async with project_changes.test_context() as agent:
         applied = await agent.put(change("c", lsn=1000, after=row()), key=b"42")
 
@@ -175,8 +172,7 @@ async def test_a_command_postgresql_refuses_is_dead_lettered_and_its_batch_mates
     monkeypatch, dead_letters
 ):
     store = RefusingCommandStore()
-    monkeypatch.setattr(connections, "command_store", store)
-    monkeypatch.setattr(connections, "_opened", True)
+    use_clients(monkeypatch, command_store=store)
     async with apply_commands.test_context() as agent:
         await agent.put(command_bytes(41, "create"), key=b"41")
         await agent.put(command_bytes(42, "create", data={"title": "nul\x00"}), key=b"42")
@@ -206,8 +202,7 @@ async def test_a_todo_mongodb_refuses_is_dead_lettered_and_its_batch_mates_proje
     monkeypatch, dead_letters
 ):
     model = RefusingReadModel()
-    monkeypatch.setattr(connections, "read_model", model)
-    monkeypatch.setattr(connections, "_opened", True)
+    use_clients(monkeypatch, read_model=model)
     async with project_changes.test_context() as agent:
         for todo_id in (41, 42, 43):
             await agent.put(

@@ -123,12 +123,11 @@ async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset
     assert consumer._new_offset(TODOS_3) is None
     clock.now += RESEEK_AFTER_SECONDS - 1
     assert consumer._new_offset(TODOS_3) is None
-    await asyncio.sleep(0)
-    assert seeks == []
+    assert not consumer._reseeks and seeks == []
 
     clock.now += 1
     assert consumer._new_offset(TODOS_3) is None
-    await asyncio.sleep(0)
+    await asyncio.gather(*consumer._reseeks)  # the seek it scheduled, run to its end
     assert seeks == [(TODOS_3, 362)]
 
     # Read again, the message is processed and the whole run commits.
@@ -150,6 +149,21 @@ async def test_a_hold_restarts_when_the_committed_offset_moves(
     assert consumer._new_offset(TODOS_3) is None  # now held at 20, from this moment
     clock.now += 2
     assert consumer._new_offset(TODOS_3) is None
-    await asyncio.sleep(0)
-    assert seeks == []
+    assert not consumer._reseeks and seeks == []
     assert consumer._held[TODOS_3] == (20, clock.now - 2)
+
+
+async def test_a_failed_reseek_is_logged_not_raised(
+    consumer: AtLeastOnceConsumer, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def seek(tp: TP, offset: int) -> None:
+        raise RuntimeError("partition not assigned")
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer._committed_offset[TODOS_3] = 5
+    acknowledge(consumer, 6)
+    assert consumer._new_offset(TODOS_3) is None
+    clock.now += RESEEK_AFTER_SECONDS
+    assert consumer._new_offset(TODOS_3) is None
+    results = await asyncio.gather(*consumer._reseeks, return_exceptions=True)
+    assert results == [None]
