@@ -72,17 +72,6 @@ def test_consumer_keeps_acks_after_a_hole_for_the_next_commit(
     assert consumer._acked_index[TODOS_3] == {13, 14}
 
 
-def test_consumer_does_not_count_skipped_offsets_as_done(consumer: AtLeastOnceConsumer) -> None:
-    # faust records offsets 11 and 12 as a hole when the fetch jumps from 10 to 13; on our
-    # topics that means they were skipped, so they hold the commit (faust would commit 14).
-    consumer._committed_offset[TODOS_3] = 10
-    consumer._gap[TODOS_3].addi(11, 13)
-    acknowledge(consumer, 10, 13)
-    assert consumer._new_offset(TODOS_3) == 11
-    assert TODOS_3 not in consumer._gap
-    assert consumer._new_offset(TODOS_3) is None
-
-
 class Clock:
     """A monotonic clock the test moves by hand."""
 
@@ -112,6 +101,48 @@ def seeks(consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch) -> lis
 
     monkeypatch.setattr(consumer, "seek", seek)
     return recorded
+
+
+async def test_skipped_offsets_hold_the_commit_and_are_read_again_at_once(
+    consumer: AtLeastOnceConsumer, clock: Clock, seeks: list[tuple[TP, int]]
+) -> None:
+    # faust records offsets 11 and 12 as a hole when the fetch jumps from 10 to 13; on our
+    # topics that means they were skipped, so they hold the commit (faust would commit 14)
+    # and are read again without waiting for the hold to last.
+    consumer._committed_offset[TODOS_3] = 10
+    consumer._gap[TODOS_3].addi(11, 13)
+    acknowledge(consumer, 10, 13)
+    assert consumer._new_offset(TODOS_3) == 11
+    assert TODOS_3 not in consumer._gap
+    await asyncio.gather(*consumer._reseeks)
+    assert seeks == [(TODOS_3, 11)]
+
+    consumer._committed_offset[TODOS_3] = 11
+    assert consumer._new_offset(TODOS_3) is None
+    acknowledge(consumer, 11, 12)
+    assert consumer._new_offset(TODOS_3) == 14
+
+
+async def test_a_hole_below_the_committed_offset_is_not_read_again(
+    consumer: AtLeastOnceConsumer, clock: Clock, seeks: list[tuple[TP, int]]
+) -> None:
+    consumer._committed_offset[TODOS_3] = 20
+    consumer._gap[TODOS_3].addi(11, 20)
+    acknowledge(consumer, 20)
+    assert consumer._new_offset(TODOS_3) == 21
+    assert not consumer._reseeks and seeks == []
+
+
+async def test_a_hole_straddling_the_committed_offset_is_read_again_from_it(
+    consumer: AtLeastOnceConsumer, clock: Clock, seeks: list[tuple[TP, int]]
+) -> None:
+    # The restart in the SIGKILL test: committed 113, a hole recorded as 97-116.
+    consumer._committed_offset[TODOS_3] = 113
+    consumer._gap[TODOS_3].addi(97, 117)
+    acknowledge(consumer, 117, 118)
+    assert consumer._new_offset(TODOS_3) is None
+    await asyncio.gather(*consumer._reseeks)
+    assert seeks == [(TODOS_3, 113)]
 
 
 async def test_a_partition_held_too_long_is_read_again_from_the_committed_offset(
