@@ -28,9 +28,15 @@ from cud_api.todos.idempotency import (
     idempotent_call,
     request_fingerprint,
 )
-from cud_api.todos.models import Todo, TodoCommand
+from cud_api.todos.models import CommandOperation, Todo, TodoCommand
 from cud_api.todos.selectors import MAX_TODO_ID, todo_command_get, todo_get, todo_list
-from cud_api.todos.services import CommandReceipt, todo_create, todo_delete, todo_update
+from cud_api.todos.services import (
+    CommandReceipt,
+    todo_create,
+    todo_create_receipt,
+    todo_delete,
+    todo_update,
+)
 from cud_api.todos.validation import todo_input_validate
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -169,6 +175,16 @@ def _accepted(receipt: CommandReceipt) -> StoredResponse:
     )
 
 
+def _receipt(accepted: StoredResponse) -> CommandReceipt:
+    """The receipt a 202 from `_accepted` was made from."""
+    data = accepted.body["data"]
+    return CommandReceipt(
+        todo_id=int(data["id"]),
+        command_id=uuid.UUID(data["command_id"]),
+        operation=CommandOperation.CREATE,
+    )
+
+
 def _respond(stored: StoredResponse) -> Response:
     response = Response(stored.body, status=stored.status_code, headers=stored.headers)
     if stored.replayed:
@@ -258,7 +274,8 @@ class TodoListCreateApi(APIView):
         stored = idempotent_call(
             key=idempotency_key_validate(key),
             fingerprint=request_fingerprint(operation="todos.create", payload=request.data),
-            call=lambda: _accepted(todo_create(**data)),
+            promise=lambda: _accepted(todo_create_receipt()),
+            fulfil=lambda promised: todo_create(**data, receipt=_receipt(promised)),
         )
         return _respond(stored)
 

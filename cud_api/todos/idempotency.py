@@ -1,27 +1,34 @@
 """Idempotency-Key support: replay the first response to a POST for 24 hours.
 
-Concurrent requests with the same key are serialized by a PostgreSQL advisory lock held in
-the transaction that runs the first request, so exactly one of them emits a command and the
-others replay its stored response. A failed attempt stores nothing, so it can be retried.
+The response a key promises (for a create: the todo id and command id) is stored before the
+command is emitted, and marked answered once Kafka acknowledged it. A retry after any failure
+in between finds the promise unanswered and emits the same command again, which the command
+agent applies once (it is keyed by command id): a key never makes a second todo. Concurrent
+requests with one key are serialized by a PostgreSQL session advisory lock held until the
+first is answered, so the others replay its response instead of emitting again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from cud_api.core.exceptions import ApplicationError, ConflictError, UnprocessableError
 from cud_api.todos.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
 # Every this many stored keys, a process deletes the expired ones.
@@ -66,51 +73,99 @@ def request_fingerprint(*, operation: str, payload: Any) -> str:
 
 
 def idempotent_call(
-    *, key: str, fingerprint: str, call: Callable[[], StoredResponse]
+    *,
+    key: str,
+    fingerprint: str,
+    promise: Callable[[], StoredResponse],
+    fulfil: Callable[[StoredResponse], object],
 ) -> StoredResponse:
-    """Run `call` once per key within the TTL; later requests get the stored response."""
+    """Answer a key's request once within the TTL; later requests get the stored response.
+
+    `promise` decides the response without any effect (it is stored first); `fulfil` makes
+    the effect that response promises and must be safe to repeat for the same response.
+    """
+    with _key_locked(key):
+        with transaction.atomic():
+            response = _stored_response(key=key, fingerprint=fingerprint)
+            if response is None:
+                response = promise()
+                IdempotencyKey.objects.create(
+                    key=key,
+                    fingerprint=fingerprint,
+                    response_body=response.body,
+                    response_headers=response.headers,
+                )
+        if response.replayed:
+            return response
+        # Raises on failure: the promise stays unanswered and a retry fulfils it again.
+        fulfil(response)
+        IdempotencyKey.objects.filter(key=key).update(status_code=response.status_code)
+    _maybe_purge()
+    return response
+
+
+def _stored_response(*, key: str, fingerprint: str) -> StoredResponse | None:
+    """The response stored for `key`, replayed if answered; None for a key unused in the TTL."""
     ttl = timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+    stored = IdempotencyKey.objects.filter(key=key).first()
+    if stored is not None and stored.created_at < timezone.now() - ttl:
+        stored.delete()
+        stored = None
+    if stored is None:
+        return None
+    if stored.fingerprint != fingerprint:
+        raise UnprocessableError(
+            "This Idempotency-Key was already used for a different request.",
+            {"Idempotency-Key": ["Already used with a different request body."]},
+        )
+    return StoredResponse(
+        # An unanswered promise is a 202 whose command may not have reached Kafka.
+        status_code=stored.status_code or 202,
+        body=_envelope_ordered(stored.response_body or {}),
+        headers=dict(stored.response_headers or {}),
+        replayed=stored.status_code is not None,
+    )
+
+
+@contextmanager
+def _key_locked(key: str) -> Iterator[None]:
+    """Hold a session advisory lock on `key`; 409 if another request holds it too long."""
     # Long enough for the first request's Kafka delivery to finish, short enough to bound
     # how long a duplicate waits.
     lock_wait_ms = settings.KAFKA_DELIVERY_TIMEOUT_MS + 5000
-    with transaction.atomic():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(lock_wait_ms)}")
+        try:
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        except OperationalError as exc:
+            if "lock timeout" not in str(exc):
+                raise
+            raise ConflictError(
+                "A request with this Idempotency-Key is still being processed."
+            ) from exc
+        finally:
+            cursor.execute("RESET lock_timeout")
+    try:
+        yield
+    finally:
+        _key_unlock(key)
+
+
+def _key_unlock(key: str) -> None:
+    """Release the key's lock; if that fails, drop the session, which releases it too."""
+    try:
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
-            try:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-            except OperationalError as exc:
-                if "lock timeout" not in str(exc):
-                    raise
-                raise ConflictError(
-                    "A request with this Idempotency-Key is still being processed."
-                ) from exc
-        stored = IdempotencyKey.objects.filter(key=key).first()
-        if stored is not None and stored.created_at < timezone.now() - ttl:
-            stored.delete()
-            stored = None
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise UnprocessableError(
-                    "This Idempotency-Key was already used for a different request.",
-                    {"Idempotency-Key": ["Already used with a different request body."]},
-                )
-            return StoredResponse(
-                status_code=stored.status_code or 200,
-                body=_envelope_ordered(stored.response_body or {}),
-                headers=dict(stored.response_headers or {}),
-                replayed=True,
-            )
-        # Raises on failure: the transaction rolls back and nothing is stored.
-        response = call()
-        IdempotencyKey.objects.create(
-            key=key,
-            fingerprint=fingerprint,
-            status_code=response.status_code,
-            response_body=response.body,
-            response_headers=response.headers,
-        )
-        with _counter_lock:
-            purge = next(_counter) % _PURGE_EVERY == 0
-        if purge:
-            IdempotencyKey.objects.filter(created_at__lt=timezone.now() - ttl).delete()
-        return response
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    except DatabaseError:
+        # A persistent connection must not keep the lock: the key would answer 409 meanwhile.
+        logger.warning("Could not release an Idempotency-Key lock; closing the connection")
+        connection.close()
+
+
+def _maybe_purge() -> None:
+    """Every _PURGE_EVERY answered keys, delete the expired ones."""
+    with _counter_lock:
+        purge = next(_counter) % _PURGE_EVERY == 0
+    if purge:
+        ttl = timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - ttl).delete()

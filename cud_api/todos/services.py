@@ -37,8 +37,14 @@ def todo_id_allocate() -> int:
     return _ids.next()
 
 
-def _emit(*, todo_id: int, operation: str, data: Mapping[str, Any]) -> CommandReceipt:
-    command = command_build(todo_id=todo_id, operation=operation, data=data)
+def _emit(
+    *,
+    todo_id: int,
+    operation: str,
+    data: Mapping[str, Any],
+    command_id: uuid.UUID | None = None,
+) -> CommandReceipt:
+    command = command_build(todo_id=todo_id, operation=operation, data=data, command_id=command_id)
     command_publish(command)
     return CommandReceipt(todo_id=todo_id, command_id=command.command_id, operation=operation)
 
@@ -50,11 +56,29 @@ def _ensure_allocated(todo_id: int) -> None:
         raise NotFoundError(f"Todo {todo_id} does not exist.")
 
 
-def todo_create(*, title: str, description: str = "", completed: bool = False) -> CommandReceipt:
-    """Allocate an id and emit a create command carrying every field."""
-    todo_id = todo_id_allocate()
+def todo_create_receipt() -> CommandReceipt:
+    """Allocate the todo id and command id of a create, before it is emitted."""
+    return CommandReceipt(
+        todo_id=todo_id_allocate(), command_id=uuid.uuid4(), operation=CommandOperation.CREATE
+    )
+
+
+def todo_create(
+    *,
+    title: str,
+    description: str = "",
+    completed: bool = False,
+    receipt: CommandReceipt | None = None,
+) -> CommandReceipt:
+    """Emit a create command carrying every field, under `receipt`'s ids when given (a retry)."""
+    receipt = receipt or todo_create_receipt()
     data = {"title": title, "description": description, "completed": completed}
-    return _emit(todo_id=todo_id, operation=CommandOperation.CREATE, data=data)
+    return _emit(
+        todo_id=receipt.todo_id,
+        operation=CommandOperation.CREATE,
+        data=data,
+        command_id=receipt.command_id,
+    )
 
 
 def todo_update(*, todo_id: int, data: Mapping[str, Any]) -> CommandReceipt:

@@ -64,6 +64,7 @@ class CommandTopic:
     """Reads `todos` from where it ended when the tests began, indexing records by command id."""
 
     def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -126,6 +127,16 @@ class CommandTopic:
         """Every record read so far about this todo, in offset order."""
         found = [r for r in self.records.values() if r.value.get("id") == todo_id]
         return sorted(found, key=lambda r: r.offset)
+
+    def committed_by(self, group: str, partition: int) -> int:
+        """The offset `group` committed in a partition of `todos` (negative before any)."""
+        # Fetching a group's committed offsets does not join the group, so it disturbs nobody.
+        reader = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+        try:
+            (committed,) = reader.committed([TopicPartition(COMMAND_TOPIC, partition)], timeout=10)
+            return int(committed.offset)
+        finally:
+            reader.close()
 
     def close(self) -> None:
         self.consumer.close()

@@ -3,7 +3,9 @@
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from streams.settings import DEFAULT_APP_ID as STREAMS_GROUP
 from tests.integration.cud_api.conftest import sequence_last_value
+from tests.support.polling import wait_for
 
 
 def test_same_key_replays_the_first_response_and_emits_nothing_more(api, commands, pg):
@@ -42,6 +44,48 @@ def test_concurrent_requests_with_one_key_emit_one_command(api, commands):
     commands.wait_for_command(responses[0].json()["data"]["command_id"])
     commands.read_to_end()
     assert len(commands.for_todo(todo_id)) == 1
+
+
+def test_an_unanswered_key_emits_the_same_command_again_and_makes_no_second_todo(api, commands, pg):
+    key = f"unanswered-{uuid.uuid4()}"
+    body = {"title": "answer lost", "description": "after Kafka acked"}
+    first = api.post("/api/todos/", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 202
+    command_id = first.json()["data"]["command_id"]
+    emitted = commands.wait_for_command(command_id)
+    allocated = sequence_last_value(pg)
+    # What a failure between Kafka's ack and storing the answer leaves: a promise unanswered.
+    pg.execute("UPDATE idempotency_keys SET status_code = NULL WHERE key = %s", [key])
+
+    retry = api.post("/api/todos/", json=body, headers={"Idempotency-Key": key})
+    assert retry.status_code == 202
+    assert retry.json() == first.json()
+    assert "Idempotent-Replayed" not in retry.headers
+    assert sequence_last_value(pg) == allocated
+
+    def emitted_again():
+        commands.poll()
+        record = commands.records[command_id]
+        return record if record.offset > emitted.offset else None
+
+    again = wait_for(emitted_again, message="the same command emitted again")
+    assert (again.partition, again.key) == (emitted.partition, emitted.key)
+    assert again.value["data"] == emitted.value["data"]
+    wait_for(
+        lambda: commands.committed_by(STREAMS_GROUP, again.partition) > again.offset,
+        timeout=60,
+        message="the command agent past the command emitted again",
+    )
+    todo_id = first.json()["data"]["id"]
+    counts = pg.execute(
+        "SELECT (SELECT count(*) FROM todo_commands WHERE todo_id = %s),"
+        " (SELECT count(*) FROM todos WHERE title = %s)",
+        [todo_id, body["title"]],
+    ).fetchone()
+    assert counts == (1, 1)
+    replayed = api.post("/api/todos/", json=body, headers={"Idempotency-Key": key})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == first.json()
 
 
 def test_different_keys_create_different_todos(api):
