@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
+from faust.transport.drivers import aiokafka
 from faust.types import TP
 
 from streams.app import app
@@ -198,3 +200,89 @@ async def test_a_failed_reseek_is_logged_not_raised(
     assert consumer._new_offset(TODOS_3) is None
     results = await asyncio.gather(*consumer._reseeks, return_exceptions=True)
     assert results == [None]
+
+
+class InFlight:
+    """A message an agent holds, as far as `_unacked_messages` tells."""
+
+    def __init__(self, tp: TP) -> None:
+        self.tp = tp
+
+
+@pytest.fixture
+def lag_check(
+    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[int | None], None]:
+    """Run the consumer's periodic check of TODOS_3 with the given highwater."""
+    monkeypatch.setattr(aiokafka.Consumer, "verify_event_path", lambda self, now, tp: None)
+    consumer._unacked_messages.clear()
+
+    def check(highwater: int | None) -> None:
+        monkeypatch.setattr(consumer, "highwater", lambda tp: highwater)
+        consumer.verify_event_path(0.0, TODOS_3)
+
+    return check
+
+
+async def test_lag_nothing_works_on_is_read_again_from_the_committed_offset(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    seeks: list[tuple[TP, int]],
+    lag_check: Callable[[int | None], None],
+) -> None:
+    # The tail of a partition dropped on the way: no later ack reveals it to `_new_offset`.
+    consumer._committed_offset[TODOS_3] = 40
+    lag_check(44)
+    clock.now += RESEEK_AFTER_SECONDS - 1
+    lag_check(44)
+    assert not consumer._reseeks and seeks == []
+    clock.now += 1
+    lag_check(44)
+    await asyncio.gather(*consumer._reseeks)
+    assert seeks == [(TODOS_3, 40)]
+
+
+@pytest.mark.parametrize("highwater", [None, 40])
+async def test_a_partition_without_lag_is_left_alone(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    seeks: list[tuple[TP, int]],
+    lag_check: Callable[[int | None], None],
+    highwater: int | None,
+) -> None:
+    consumer._committed_offset[TODOS_3] = 40
+    for _ in range(3):
+        lag_check(highwater)
+        clock.now += RESEEK_AFTER_SECONDS
+    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
+
+
+async def test_lag_an_agent_works_on_is_not_read_again(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    seeks: list[tuple[TP, int]],
+    lag_check: Callable[[int | None], None],
+) -> None:
+    # A slow batch (e.g. MongoDB down and retried) is in an agent: reading it again would
+    # only queue it twice.
+    consumer._committed_offset[TODOS_3] = 40
+    in_flight = InFlight(TODOS_3)
+    consumer._unacked_messages.add(in_flight)  # type: ignore[arg-type]
+    for _ in range(3):
+        lag_check(44)
+        clock.now += RESEEK_AFTER_SECONDS
+    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
+
+
+async def test_lag_with_acks_is_left_to_the_commit(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    seeks: list[tuple[TP, int]],
+    lag_check: Callable[[int | None], None],
+) -> None:
+    consumer._committed_offset[TODOS_3] = 40
+    acknowledge(consumer, 40, 41)
+    for _ in range(3):
+        lag_check(44)
+        clock.now += RESEEK_AFTER_SECONDS
+    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
