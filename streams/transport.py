@@ -87,7 +87,10 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         if self._acked[tp]:
             return  # `_new_offset` holds or commits this partition
         committed = self._committed_offset[tp]
-        highwater = self.highwater(tp)
+        try:
+            highwater = self.highwater(tp)
+        except AssertionError:  # aiokafka's "not assigned": revoked since faust listed it
+            return
         if committed is None or highwater is None or highwater <= committed or self._in_flight(tp):
             self._held.pop(tp, None)
             return

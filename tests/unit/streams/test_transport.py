@@ -286,3 +286,19 @@ async def test_lag_with_acks_is_left_to_the_commit(
         lag_check(44)
         clock.now += RESEEK_AFTER_SECONDS
     assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
+
+
+async def test_a_partition_revoked_meanwhile_is_skipped(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    seeks: list[tuple[TP, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def highwater(tp: TP) -> int:
+        raise AssertionError("Partition is not assigned")
+
+    monkeypatch.setattr(aiokafka.Consumer, "verify_event_path", lambda self, now, tp: None)
+    monkeypatch.setattr(consumer, "highwater", highwater)
+    consumer._committed_offset[TODOS_3] = 40
+    consumer.verify_event_path(0.0, TODOS_3)
+    assert not consumer._reseeks and TODOS_3 not in consumer._held
