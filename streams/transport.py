@@ -95,20 +95,21 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
             self._held.pop(tp, None)
             return
         # Messages wait at the committed offset, yet none is in an agent or acked: they were
-        # dropped on the way (at the tail of a partition no later ack reveals that).
-        self._hold(tp, committed)
+        # dropped on the way (at the tail of a partition no later ack reveals that), or are
+        # still queued for the agent, which is common and brief: only a re-read is logged.
+        self._hold(tp, committed, announce=False)
 
     def _in_flight(self, tp: TP) -> bool:
         """Whether an agent holds a message of `tp` it has not acked yet."""
         return any(message.tp == tp for message in list(self._unacked_messages))
 
-    def _hold(self, tp: TP, committed: int) -> None:
+    def _hold(self, tp: TP, committed: int, *, announce: bool = True) -> None:
         """Note that `tp` waits on the message at `committed`; re-read it when that lasts."""
         now = self.clock()
         held_offset, since = self._held.setdefault(tp, (committed, now))
         if held_offset != committed:
             self._held[tp] = (committed, now)
-        elif since == now:
+        elif since == now and announce:
             # Exactly the case faust would have committed over: worth seeing in the log.
             self.log.info("Holding %r at %r: that message is not acked yet", tp, committed)
         elif now - since >= RESEEK_AFTER_SECONDS:
