@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.support.polling import wait_for
 
@@ -26,8 +25,8 @@ def test_the_worker_applies_and_projects_everything_written_around_a_broker_outa
     ids = [pipeline.create(f"before the outage {n}") for n in range(BEFORE)]
     stack.stop("kafka")
     try:
-        down = requests.post(f"{pipeline.cud_url}/api/todos/", json={"title": "x"}, timeout=30)
-        assert down.status_code == 503
+        # The write API's own Kafka check, which also lets the outage last a few seconds.
+        assert _created(pipeline, "during the outage") is None
     finally:
         stack.start("kafka")
     for n in range(AFTER):
