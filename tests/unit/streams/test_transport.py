@@ -247,48 +247,33 @@ async def test_lag_nothing_works_on_is_read_again_from_the_committed_offset(
     assert "Reading" in caplog.text
 
 
-@pytest.mark.parametrize("highwater", [None, 40])
-async def test_a_partition_without_lag_is_left_alone(
+@pytest.mark.parametrize(
+    ("highwater", "in_an_agent", "acked"),
+    [
+        pytest.param(None, False, (), id="highwater-unknown"),
+        pytest.param(40, False, (), id="caught-up"),
+        # A slow batch (e.g. MongoDB down and retried) is in an agent: reading it again
+        # would only queue it twice.
+        pytest.param(44, True, (), id="lag-in-an-agent"),
+        pytest.param(44, False, (40, 41), id="lag-with-acks-left-to-the-commit"),
+    ],
+)
+async def test_lag_something_works_on_or_no_lag_is_left_alone(
     consumer: AtLeastOnceConsumer,
     clock: Clock,
     seeks: list[tuple[TP, int]],
     lag_check: Callable[[int | None], None],
     highwater: int | None,
+    in_an_agent: bool,
+    acked: tuple[int, ...],
 ) -> None:
     consumer._committed_offset[TODOS_3] = 40
+    in_flight = InFlight(TODOS_3)  # referenced here: `_unacked_messages` holds it weakly
+    if in_an_agent:
+        consumer._unacked_messages.add(in_flight)  # type: ignore[arg-type]
+    acknowledge(consumer, *acked)
     for _ in range(3):
         lag_check(highwater)
-        clock.now += RESEEK_AFTER_SECONDS
-    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
-
-
-async def test_lag_an_agent_works_on_is_not_read_again(
-    consumer: AtLeastOnceConsumer,
-    clock: Clock,
-    seeks: list[tuple[TP, int]],
-    lag_check: Callable[[int | None], None],
-) -> None:
-    # A slow batch (e.g. MongoDB down and retried) is in an agent: reading it again would
-    # only queue it twice.
-    consumer._committed_offset[TODOS_3] = 40
-    in_flight = InFlight(TODOS_3)
-    consumer._unacked_messages.add(in_flight)  # type: ignore[arg-type]
-    for _ in range(3):
-        lag_check(44)
-        clock.now += RESEEK_AFTER_SECONDS
-    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
-
-
-async def test_lag_with_acks_is_left_to_the_commit(
-    consumer: AtLeastOnceConsumer,
-    clock: Clock,
-    seeks: list[tuple[TP, int]],
-    lag_check: Callable[[int | None], None],
-) -> None:
-    consumer._committed_offset[TODOS_3] = 40
-    acknowledge(consumer, 40, 41)
-    for _ in range(3):
-        lag_check(44)
         clock.now += RESEEK_AFTER_SECONDS
     assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
 
