@@ -15,12 +15,9 @@ from bench.config import Sizes
 from bench.kafka_tools import Kafka
 from bench.procs import CpuMeter, services_by_port
 from bench.stack import Stack
+from contracts import topics
 
 log = logging.getLogger("bench")
-
-COMMAND_TOPIC = "todos"
-CDC_TOPIC = "postgres.public.todos"
-PIPELINE_TOPICS = (COMMAND_TOPIC, CDC_TOPIC)
 
 
 @dataclass
@@ -67,7 +64,7 @@ class Bench:
     def quiesce(self) -> dict[str, int]:
         """Wait until the worker has caught up on both topics, so runs do not overlap."""
         drained, lags = self.kafka.wait_drained(
-            PIPELINE_TOPICS, timeout=self.sizes.quiesce_timeout_s, group=self.sizes.pipeline_group
+            topics.PIPELINE, timeout=self.sizes.quiesce_timeout_s, group=self.sizes.pipeline_group
         )
         if not drained:
             self.note(f"pipeline still lagging after {self.sizes.quiesce_timeout_s}s: {lags}")
@@ -88,7 +85,7 @@ class LagSampler:
         t0 = time.monotonic()
         while not self._stop.is_set():
             try:
-                lags = self._bench.kafka.lag(PIPELINE_TOPICS, self._bench.sizes.pipeline_group)
+                lags = self._bench.kafka.lag(topics.PIPELINE, self._bench.sizes.pipeline_group)
                 self.samples.append({"t": round(time.monotonic() - t0, 2), **lags})
             except Exception as exc:  # a slow admin call: skip the reading, keep sampling
                 log.debug("lag sample failed: %s", exc)

@@ -18,11 +18,12 @@ import psycopg
 import requests
 from pymongo import MongoClient
 
-from bench.context import CDC_TOPIC, COMMAND_TOPIC, Bench, LagSampler
+from bench.context import Bench, LagSampler
 from bench.gen.common import pg_conninfo
 from bench.procs import rss_snapshot, run_generator
 from bench.stats import spread
 from bench.wrk import get_by_id_script, post_json_script, run_wrk, script
+from contracts import topics
 
 log = logging.getLogger("bench")
 
@@ -74,7 +75,7 @@ def write_path(bench: Bench) -> dict[str, Any]:
                 "produce",
                 {
                     "bootstrap": bench.stack.kafka,
-                    "topic": COMMAND_TOPIC,
+                    "topic": topics.COMMANDS,
                     "clients": clients,
                     "duration_s": sizes.write_duration_s,
                     "warmup_s": min(1.0, sizes.write_warmup_s),
@@ -165,12 +166,12 @@ def _stage_baseline(bench: Bench) -> dict[str, Any]:
             {
                 "bootstrap": bench.stack.kafka,
                 "probe_topic": PROBE_TOPIC,
-                "cdc_topic": CDC_TOPIC,
+                "cdc_topic": topics.CHANGES,
                 "pg": bench.stack.pg,
                 "samples": bench.sizes.stage_samples,
                 "interval_s": 0.02,
                 "capture_timeout_s": 15.0,
-                "partitions": bench.kafka.partitions(CDC_TOPIC),
+                "partitions": bench.kafka.partitions(topics.CHANGES),
             },
             timeout=bench.sizes.stage_samples * 20 + 120,
         )
@@ -415,7 +416,7 @@ def _free_port() -> int:
 def _replay_command(port: int) -> list[str]:
     """The worker's own entry point, running only the CDC projection under a fresh app id."""
     args = ["worker", "--web-port", str(port), "--loglevel", "warn"]
-    return [sys.executable, "-m", "faust", "-A", "streams.app", *args]
+    return [sys.executable, "-m", "faust", "-A", "streams.worker", *args]
 
 
 def _answers(url: str) -> bool:
@@ -447,7 +448,7 @@ def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, An
     # figure is slightly low). Not by polling the collection's count: on FerretDB a count
     # scans the collection (~1 s at 50,000 documents), and polling it competed with the very
     # writes being timed. The documents are counted once, after.
-    ends = bench.kafka.end_offsets(CDC_TOPIC)
+    ends = bench.kafka.end_offsets(topics.CHANGES)
     t_first: float | None = None
     have = 0
     try:
@@ -489,7 +490,9 @@ def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, An
 def _committed_to(bench: Bench, group: str, ends: dict[int, int]) -> bool:
     """Whether `group` has committed every partition of the CDC topic up to `ends`."""
     try:
-        committed = bench.kafka.groups_on([CDC_TOPIC], group).get(group, {}).get(CDC_TOPIC, {})
+        committed = (
+            bench.kafka.groups_on([topics.CHANGES], group).get(group, {}).get(topics.CHANGES, {})
+        )
     except Exception:  # the group coordinator is busy (the worker is joining): read again
         return False
     return all(committed.get(partition, -1) >= end for partition, end in ends.items())
@@ -504,14 +507,14 @@ def replay_path(bench: Bench) -> dict[str, Any]:
     last, stable_since = -1, time.monotonic()
     deadline = time.monotonic() + sizes.quiesce_timeout_s
     while time.monotonic() < deadline:
-        count = bench.kafka.message_count(CDC_TOPIC)
+        count = bench.kafka.message_count(topics.CHANGES)
         if count != last:
             last, stable_since = count, time.monotonic()
         elif time.monotonic() - stable_since > 3:
             break
         time.sleep(0.5)
     bench.quiesce()
-    events = bench.kafka.message_count(CDC_TOPIC)
+    events = bench.kafka.message_count(topics.CHANGES)
     client: MongoClient[dict[str, Any]]
     with MongoClient(bench.stack.mongo_url) as client:
         expected_docs = client[bench.stack.mongo_db][MONGO_COLLECTION].count_documents({})
@@ -522,10 +525,10 @@ def replay_path(bench: Bench) -> dict[str, Any]:
             "consume",
             {
                 "bootstrap": bench.stack.kafka,
-                "topic": CDC_TOPIC,
-                "partitions": bench.kafka.partitions(CDC_TOPIC),
-                "starts": {str(p): o for p, o in bench.kafka.start_offsets(CDC_TOPIC).items()},
-                "ends": {str(p): o for p, o in bench.kafka.end_offsets(CDC_TOPIC).items()},
+                "topic": topics.CHANGES,
+                "partitions": bench.kafka.partitions(topics.CHANGES),
+                "starts": {str(p): o for p, o in bench.kafka.start_offsets(topics.CHANGES).items()},
+                "ends": {str(p): o for p, o in bench.kafka.end_offsets(topics.CHANGES).items()},
             },
             timeout=sizes.replay_timeout_s,
         )  # fmt: skip

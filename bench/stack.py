@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from contracts.environment import STATE_DIR_DEFAULT, setting
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -41,25 +43,28 @@ class Stack:
 
 
 def stack_from_env(env: Mapping[str, str]) -> Stack:
-    """Read the README's shared variables, with the same defaults everywhere."""
-    state = Path(env.get("TODO_EDA_STATE_DIR") or "./.state")
+    """Read the shared variables, with the contracts' defaults."""
+
+    def get(name: str) -> str:
+        return setting(name, env)
+
     return Stack(
         env=dict(env),
-        kafka=env.get("KAFKA_BROKER_URL", "localhost:9092"),
-        connect_url=env.get("KAFKA_CONNECT_URL", "http://localhost:8083").rstrip("/"),
+        kafka=get("KAFKA_BROKER_URL"),
+        connect_url=get("KAFKA_CONNECT_URL").rstrip("/"),
         pg={
-            "host": env.get("POSTGRES_HOST", "localhost"),
-            "port": int(env.get("POSTGRES_PORT", "5432")),
-            "db": env.get("POSTGRES_DB", "todos"),
-            "user": env.get("POSTGRES_USER", "todo"),
-            "password": env.get("POSTGRES_PASSWORD", "todo-local-password"),
+            "host": get("POSTGRES_HOST"),
+            "port": int(get("POSTGRES_PORT")),
+            "db": get("POSTGRES_DB"),
+            "user": get("POSTGRES_USER"),
+            "password": get("POSTGRES_PASSWORD"),
         },
-        mongo_url=env.get("MONGO_URL", "mongodb://localhost:27017"),
-        mongo_db=env.get("MONGO_DB", "todos"),
-        write_url=f"http://127.0.0.1:{env.get('CUD_API_PORT', '8000')}",
-        read_url=f"http://127.0.0.1:{env.get('READ_API_PORT', '8080')}",
-        state_dir=state,
-        partitions=int(env.get("TOPIC_PARTITIONS", "4")),
+        mongo_url=get("MONGO_URL"),
+        mongo_db=get("MONGO_DB"),
+        write_url=f"http://127.0.0.1:{get('CUD_API_PORT')}",
+        read_url=f"http://127.0.0.1:{get('READ_API_PORT')}",
+        state_dir=Path(env.get("TODO_EDA_STATE_DIR") or STATE_DIR_DEFAULT),
+        partitions=int(get("TOPIC_PARTITIONS")),
     )
 
 

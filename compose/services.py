@@ -202,7 +202,7 @@ SERVICES: tuple[Service, ...] = (
             "-m",
             "faust",
             "-A",
-            "streams.app",
+            "streams.worker",
             "worker",
             "--web-port",
             str(s.read_api_port),
@@ -217,7 +217,7 @@ SERVICES: tuple[Service, ...] = (
         prepare=lambda s: Path(s.values["FAUST_DATA_DIR"]).mkdir(parents=True, exist_ok=True),
         stop_wait_secs=30,
         ready_timeout=120,
-        code=(REPO_ROOT / "streams" / "app.py", REPO_ROOT / "streams" / "app" / "__init__.py"),
+        code=(REPO_ROOT / "streams" / "worker.py",),
     ),
 )
 

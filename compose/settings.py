@@ -9,28 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from contracts.environment import DEFAULTS
 
-# Every variable of the README's contract table, with its default ("" = computed below).
-DEFAULTS: dict[str, str] = {
-    "KAFKA_BROKER_URL": "localhost:9092",
-    "KAFKA_CONTROLLER_PORT": "9093",
-    "KAFKA_CONNECT_URL": "http://localhost:8083",
-    "POSTGRES_HOST": "localhost",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_DB": "todos",
-    "POSTGRES_USER": "todo",
-    "POSTGRES_PASSWORD": "todo-local-password",
-    "DEBEZIUM_PG_USER": "debezium",
-    "DEBEZIUM_PG_PASSWORD": "debezium-local-password",
-    "MONGO_URL": "mongodb://localhost:27017",
-    "MONGO_DB": "todos",
-    "CUD_API_PORT": "8000",
-    "READ_API_PORT": "8080",
-    "TOPIC_PARTITIONS": "4",
-    "DJANGO_DEBUG": "0",
-    "FERRETDB_BACKEND": "postgresql",
-}
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 ALL_SERVICES = ("postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
 

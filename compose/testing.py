@@ -12,8 +12,9 @@ from pathlib import Path
 
 from compose.install import install
 from compose.services import BY_NAME
-from compose.settings import ALL_SERVICES, DEFAULTS, Settings, parse_services
+from compose.settings import ALL_SERVICES, Settings, parse_services
 from compose.stack import Stack
+from contracts.environment import DEFAULTS
 
 # What a test process needs to reach the stack: the README's variables plus the two API URLs.
 EXPORTED = (*DEFAULTS, "TODO_EDA_STATE_DIR", "FAUST_DATA_DIR", "DJANGO_SECRET_KEY")

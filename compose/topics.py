@@ -5,19 +5,16 @@ from __future__ import annotations
 import logging
 
 from compose.settings import Settings
+from contracts import topics
 
 log = logging.getLogger(__name__)
-
-TOPICS = ("todos", "postgres.public.todos", "todos.dlq", "postgres.public.todos.dlq")
-# Debezium's heartbeats (topic.heartbeat.prefix + topic.prefix): one key, so one partition.
-HEARTBEAT_TOPIC = "__debezium-heartbeat.postgres"
 
 
 def wanted(settings: Settings) -> dict[str, int]:
     """Topic name -> partition count."""
-    topics = dict.fromkeys(TOPICS, settings.partitions)
-    topics[HEARTBEAT_TOPIC] = 1
-    return topics
+    wanted = dict.fromkeys(topics.PARTITIONED, settings.partitions)
+    wanted[topics.DEBEZIUM_HEARTBEAT] = 1
+    return wanted
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:

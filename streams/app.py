@@ -1,4 +1,4 @@
-"""The one Faust app: `faust -A streams.app worker --web-port $READ_API_PORT`.
+"""The one Faust app, built from settings; `streams.worker` attaches its agents and views.
 
 Its id is `STREAMS_APP_ID` (default `todo-eda-streams`: the consumer group and the changelog
 topic's prefix), and `STREAMS_AGENTS` (comma list of agent names, default all) picks which
@@ -59,26 +59,3 @@ class _Connections(ConnectionsService):
     """Bind the connections service to this app's clients."""
 
     connections = connections
-
-
-# Registration by import: agents and views attach themselves to `app` (they import it,
-# which is why these come last).
-from streams.agents import changes, commands  # noqa: E402, F401
-from web_read import views  # noqa: E402, F401
-
-
-def _keep_selected_agents() -> None:
-    """Drop the agents STREAMS_AGENTS leaves out; an unknown name is a startup error."""
-    if settings.agents is None:
-        return
-    unknown = settings.agents - set(app.agents)
-    if unknown:
-        raise RuntimeError(
-            f"STREAMS_AGENTS names unknown agents {sorted(unknown)}; known: {sorted(app.agents)}"
-        )
-    for name in list(app.agents):
-        if not settings.runs_agent(name):
-            del app.agents[name]
-
-
-_keep_selected_agents()

@@ -9,8 +9,8 @@ from typing import Any
 from psycopg import AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
+from contracts.records import Todo, TodoCommand
 from streams.domain import Insert, Reject, Remove, Update, apply_command
-from streams.records import Todo, TodoCommand
 
 # One statement claims every command id of the batch; the ids it returns are the commands
 # never seen before, so a redelivered command (same id) is skipped: idempotency per command.

@@ -1,6 +1,6 @@
 """Configuration of the stream worker, read once from the environment.
 
-Beyond the shared contracts (README), the worker reads:
+Beyond the shared variables (`contracts.environment`), the worker reads:
 
 - `STREAMS_APP_ID` (default `todo-eda-streams`): the Faust app id, hence the consumer group
   and the changelog topic's prefix. A new id starts a new group at offset 0, e.g. to rebuild
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
+
+from contracts.environment import STATE_DIR_DEFAULT, flag, setting
 
 DEFAULT_APP_ID = "todo-eda-streams"
 
@@ -48,6 +50,7 @@ class Settings:
     change_batch_seconds: float = 0.01
     app_id: str = DEFAULT_APP_ID
     agents: frozenset[str] | None = None  # None: every agent
+    bench_probe: bool = False  # serve the benchmark's constant view
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -74,18 +77,18 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     """Build the settings from environment variables, with the shared defaults."""
-    state_dir = Path(env.get("TODO_EDA_STATE_DIR") or "./.state")
+    state_dir = Path(env.get("TODO_EDA_STATE_DIR") or STATE_DIR_DEFAULT)
     return Settings(
-        kafka_broker_url=env.get("KAFKA_BROKER_URL", "localhost:9092"),
-        postgres_host=env.get("POSTGRES_HOST", "localhost"),
-        postgres_port=int(env.get("POSTGRES_PORT", "5432")),
-        postgres_db=env.get("POSTGRES_DB", "todos"),
-        postgres_user=env.get("POSTGRES_USER", "todo"),
-        postgres_password=env.get("POSTGRES_PASSWORD", "todo-local-password"),
-        mongo_url=env.get("MONGO_URL", "mongodb://localhost:27017"),
-        mongo_db=env.get("MONGO_DB", "todos"),
-        read_api_port=int(env.get("READ_API_PORT", "8080")),
-        topic_partitions=int(env.get("TOPIC_PARTITIONS", "4")),
+        kafka_broker_url=setting("KAFKA_BROKER_URL", env),
+        postgres_host=setting("POSTGRES_HOST", env),
+        postgres_port=int(setting("POSTGRES_PORT", env)),
+        postgres_db=setting("POSTGRES_DB", env),
+        postgres_user=setting("POSTGRES_USER", env),
+        postgres_password=setting("POSTGRES_PASSWORD", env),
+        mongo_url=setting("MONGO_URL", env),
+        mongo_db=setting("MONGO_DB", env),
+        read_api_port=int(setting("READ_API_PORT", env)),
+        topic_partitions=int(setting("TOPIC_PARTITIONS", env)),
         faust_data_dir=Path(env.get("FAUST_DATA_DIR") or state_dir / "faust"),
         # memory:// lets unit tests run agents without RocksDB files
         table_store=env.get("STREAMS_TABLE_STORE", "rocksdb://"),
@@ -95,6 +98,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         change_batch_seconds=float(env.get("STREAMS_CHANGE_BATCH_SECONDS", "0.01")),
         app_id=env.get("STREAMS_APP_ID", "").strip() or DEFAULT_APP_ID,
         agents=_agent_names(env.get("STREAMS_AGENTS", "")),
+        bench_probe=flag("READ_API_BENCH_PROBE", env),
     )
 
 

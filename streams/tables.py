@@ -8,9 +8,9 @@ import faust
 from faust.serializers import codecs
 from faust.types import CodecArg, ModelArg
 
+from contracts.records import DecodeError, parse_todo_id
 from streams.app import app, settings
 from streams.domain import Projection
-from streams.records import DecodeError, parse_todo_id
 
 
 class TodoIdCodec(codecs.Codec):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import faust
 
+from contracts import topics
 from streams.app import app, settings
 
 
 def _raw_topic(name: str) -> faust.TopicT:
-    # Raw bytes in and out: agents decode with streams.records so a bad record is caught
+    # Raw bytes in and out: agents decode with contracts.records so a bad record is caught
     # as data (and dead-lettered) instead of failing inside Faust's deserializer.
     return app.topic(
         name,
@@ -20,7 +21,7 @@ def _raw_topic(name: str) -> faust.TopicT:
     )
 
 
-commands_topic = _raw_topic("todos")
-changes_topic = _raw_topic("postgres.public.todos")
-commands_dlq_topic = _raw_topic("todos.dlq")
-changes_dlq_topic = _raw_topic("postgres.public.todos.dlq")
+commands_topic = _raw_topic(topics.COMMANDS)
+changes_topic = _raw_topic(topics.CHANGES)
+commands_dlq_topic = _raw_topic(topics.COMMANDS_DLQ)
+changes_dlq_topic = _raw_topic(topics.CHANGES_DLQ)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from streams.records import DecodeError, parse_todo_id
+from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX
+from contracts.records import DecodeError, parse_todo_id
 from web_read.errors import BadRequestError
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -17,7 +15,7 @@ class ListQuery:
     """What `GET /api/todos/` was asked for."""
 
     completed: bool | None = None
-    limit: int = DEFAULT_LIMIT
+    limit: int = LIST_LIMIT_DEFAULT
     after: int | None = None
 
 
@@ -37,16 +35,17 @@ def parse_list_query(query: Mapping[str, str]) -> ListQuery:
         if flag not in {"true", "false"}:
             raise BadRequestError("completed must be true or false.")
         completed = flag == "true"
-    limit = DEFAULT_LIMIT
+    limit = LIST_LIMIT_DEFAULT
     if "limit" in query:
         text = query["limit"].strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-            raise BadRequestError(f"limit must be an integer from 1 to {MAX_LIMIT}.")
+        if not text.isdigit() or not 1 <= int(text) <= LIST_LIMIT_MAX:
+            raise BadRequestError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}.")
         limit = int(text)
     after: int | None = None
     if "after" in query:
         text = query["after"].strip()
-        if not text.isdigit() or not text.isascii() or int(text) >= 2**63:
-            raise BadRequestError("after must be a todo id.")
-        after = int(text)
+        try:
+            after = parse_todo_id(text) if text != "0" else 0
+        except DecodeError:
+            raise BadRequestError("after must be a todo id.") from None
     return ListQuery(completed=completed, limit=limit, after=after)

@@ -1,7 +1,7 @@
 """Read API views on a Blueprint: list and detail of todos, and the worker's health.
 
-Also `GET /bench/constant`: a fixed small JSON body with no I/O, the benchmark suite's
-measure of the web layer's ceiling on this worker.
+`GET /bench/constant` (only with READ_API_BENCH_PROBE=1): a fixed small JSON body with no
+I/O, the benchmark's measure of the web layer's ceiling on this worker.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from web_read.health import health_report
 from web_read.params import parse_id, parse_list_query
 
 log = logging.getLogger(__name__)
-blueprint = web.Blueprint("todos")
 
 
 class ApiView(web.View):
@@ -113,19 +112,19 @@ class ConstantView(web.View):
         return self.bytes(CONSTANT_BODY, content_type="application/json")
 
 
-ROUTES: list[tuple[str, str, type[web.View]]] = [
-    (path, f"{name}{suffix}", view)
-    for base, name, view in (
+def routes(*, bench_probe: bool = False) -> list[tuple[str, str, type[web.View]]]:
+    """Every route of the read API as (path, name, view), each with and without a slash."""
+    views: list[tuple[str, str, type[web.View]]] = [
         ("/api/todos", "api-list", TodoListView),
         ("/todos", "list", TodoListView),
         ("/api/todos/{id}", "api-detail", TodoDetailView),
         ("/todos/{id}", "detail", TodoDetailView),
         ("/health", "health", HealthView),
-        ("/bench/constant", "bench-constant", ConstantView),
-    )
-    for path, suffix in ((base, ""), (base + "/", "-slash"))
-]
-
-for _path, _name, _view in ROUTES:
-    blueprint.route(_path, name=_name)(_view)
-blueprint.register(app)
+    ]
+    if bench_probe:
+        views.append(("/bench/constant", "bench-constant", ConstantView))
+    return [
+        (path, f"{name}{suffix}", view)
+        for base, name, view in views
+        for path, suffix in ((base, ""), (base + "/", "-slash"))
+    ]

@@ -11,8 +11,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
+
+from contracts.ids import RESERVE_IDS_SQL
+from contracts.records import encode_command
 
 
 def read_config() -> dict[str, Any]:
@@ -49,11 +51,7 @@ class IdBlocks:
         """The next unused id."""
         with self._lock:
             if not self._ids:
-                rows = self._conn.execute(
-                    "SELECT nextval(pg_get_serial_sequence('todos', 'id'))"
-                    " FROM generate_series(1, %s)",
-                    (self._block,),
-                ).fetchall()
+                rows = self._conn.execute(RESERVE_IDS_SQL, (self._block,)).fetchall()
                 self._ids = [int(r[0]) for r in reversed(rows)]
             return self._ids.pop()
 
@@ -63,21 +61,14 @@ class IdBlocks:
 
 
 def create_command(todo_id: int, title: str) -> bytes:
-    """A `create` command for `todo_id`, shaped as the README's contract says."""
-    return orjson.dumps(
-        {
-            "command_id": str(uuid.uuid4()),
-            "id": todo_id,
-            "operation": "create",
-            "data": {"title": title, "description": "bench", "completed": False},
-            "timestamp": datetime.now(UTC).isoformat(),
-        }
+    """A `create` command for `todo_id`, in the contracts' format."""
+    return encode_command(
+        command_id=uuid.uuid4(),
+        todo_id=todo_id,
+        operation="create",
+        data={"title": title, "description": "bench", "completed": False},
+        timestamp=datetime.now(UTC),
     )
-
-
-def key_bytes(todo_id: int) -> bytes:
-    """The record key: the id as JSON integer bytes (b"42")."""
-    return str(todo_id).encode()
 
 
 def now() -> float:

@@ -14,8 +14,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from bench.gen.common import IdBlocks, create_command, emit, key_bytes, now, read_config
+from bench.gen.common import IdBlocks, create_command, emit, now, read_config
 from bench.stats import latency_summary
+from contracts.records import encode_todo_key
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
             done.clear()
             start = now()
             producer.produce(
-                cfg["topic"], key=key_bytes(todo_id), value=create_command(todo_id, "bench"),
+                cfg["topic"], key=encode_todo_key(todo_id), value=create_command(todo_id, "bench"),
                 on_delivery=on_delivery,
             )  # fmt: skip
             done.wait(30)

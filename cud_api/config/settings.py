@@ -6,15 +6,9 @@ import os
 import secrets
 from pathlib import Path
 
+from contracts.environment import flag, setting
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Read a boolean environment variable ("1", "true", "yes", "on" mean true)."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def env_list(name: str) -> list[str]:
@@ -22,7 +16,7 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", default=False)
+DEBUG = flag("DJANGO_DEBUG")
 
 # No committed secret. Django reads SECRET_KEY lazily, so migrations and type checks work
 # without one; wsgi.py touches it at startup so a server without a key fails immediately.
@@ -84,11 +78,11 @@ DATABASES = {
     "default": {
         # psycopg 3 (Django picks it when installed): one driver for the whole project.
         "ENGINE": "django.db.backends.postgresql",
-        "HOST": os.environ.get("POSTGRES_HOST", "localhost"),
-        "PORT": os.environ.get("POSTGRES_PORT", "5432"),
-        "NAME": os.environ.get("POSTGRES_DB", "todos"),
-        "USER": os.environ.get("POSTGRES_USER", "todo"),
-        "PASSWORD": os.environ.get("POSTGRES_PASSWORD", "todo-local-password"),
+        "HOST": setting("POSTGRES_HOST"),
+        "PORT": setting("POSTGRES_PORT"),
+        "NAME": setting("POSTGRES_DB"),
+        "USER": setting("POSTGRES_USER"),
+        "PASSWORD": setting("POSTGRES_PASSWORD"),
         # One persistent connection per gthread thread, re-checked after PostgreSQL restarts.
         "CONN_MAX_AGE": int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
@@ -147,8 +141,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-KAFKA_BROKER_URL = os.environ.get("KAFKA_BROKER_URL", "localhost:9092")
-KAFKA_COMMAND_TOPIC = "todos"
+KAFKA_BROKER_URL = setting("KAFKA_BROKER_URL")
 # Upper bound for a command's delivery (librdkafka message.timeout.ms); the request waits this
 # long at most for the broker's acknowledgement before answering 503.
 KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_MS", "5000"))

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contracts.limits import TITLE_MAX_LENGTH, TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
 from cud_api.core.responses import success_body
 from cud_api.todos.idempotency import (
@@ -29,7 +30,7 @@ from cud_api.todos.idempotency import (
     request_fingerprint,
 )
 from cud_api.todos.models import CommandOperation, Todo, TodoCommand
-from cud_api.todos.selectors import MAX_TODO_ID, todo_command_get, todo_get, todo_list
+from cud_api.todos.selectors import todo_command_get, todo_get, todo_list
 from cud_api.todos.services import (
     CommandReceipt,
     todo_create,
@@ -69,7 +70,7 @@ class StrictBooleanField(serializers.BooleanField):
 class TodoInputSerializer(serializers.Serializer[dict[str, Any]]):
     """A todo write: title required (PATCH: any non-empty subset), nothing unknown."""
 
-    title = StrictCharField(max_length=200)
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
     description = StrictCharField(
         required=False, allow_blank=True, trim_whitespace=False, default=""
     )
@@ -196,7 +197,7 @@ def _parse_todo_id(raw: str) -> int:
     """Turn a URL segment into a todo id; anything but a positive bigint is a 404."""
     if raw.isascii() and raw.isdigit() and len(raw) <= 19:
         value = int(raw)
-        if 1 <= value <= MAX_TODO_ID:
+        if TODO_ID_MIN <= value <= TODO_ID_MAX:
             return value
     raise NotFoundError(
         f"No todo {raw!r}: todo ids are positive integers.",

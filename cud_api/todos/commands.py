@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 
+from contracts import topics
+from contracts.records import Operation, encode_command, encode_todo_key
 from cud_api.core.exceptions import DependencyUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -67,20 +68,18 @@ def command_build(
 
 
 def command_key(todo_id: int) -> bytes:
-    """Return the record key for a todo: its id as JSON integer bytes (42 -> b"42")."""
-    return orjson.dumps(todo_id)
+    """Return the record key for a todo (the contracts' key codec)."""
+    return encode_todo_key(todo_id)
 
 
 def command_value(command: Command) -> bytes:
     """Serialize a command to the JSON value carried on `todos`."""
-    return orjson.dumps(
-        {
-            "command_id": str(command.command_id),
-            "id": command.todo_id,
-            "operation": command.operation,
-            "data": dict(command.data),
-            "timestamp": command.timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
-        }
+    return encode_command(
+        command_id=command.command_id,
+        todo_id=command.todo_id,
+        operation=cast(Operation, command.operation),
+        data=command.data,
+        timestamp=command.timestamp,
     )
 
 
@@ -220,7 +219,7 @@ def publisher_get() -> CommandPublisher:
 def command_publish(command: Command) -> Delivery:
     """Publish a command to `todos` and return once the broker acknowledged it."""
     return publisher_get().publish(
-        topic=settings.KAFKA_COMMAND_TOPIC,
+        topic=topics.COMMANDS,
         key=command_key(command.todo_id),
         value=command_value(command),
         timeout=settings.KAFKA_DELIVERY_TIMEOUT_MS / 1000,
@@ -229,11 +228,9 @@ def command_publish(command: Command) -> Delivery:
 
 def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
     """Ask the broker for the command topic's metadata; raise if it does not answer in time."""
-    metadata = publisher_get().producer.list_topics(
-        topic=settings.KAFKA_COMMAND_TOPIC, timeout=timeout
-    )
-    topic = metadata.topics.get(settings.KAFKA_COMMAND_TOPIC)
+    metadata = publisher_get().producer.list_topics(topic=topics.COMMANDS, timeout=timeout)
+    topic = metadata.topics.get(topics.COMMANDS)
     if topic is None or topic.error is not None:
         reason = topic.error if topic is not None else "missing"
-        raise KafkaException(f"topic {settings.KAFKA_COMMAND_TOPIC}: {reason}")
+        raise KafkaException(f"topic {topics.COMMANDS}: {reason}")
     return {"brokers": len(metadata.brokers), "partitions": len(topic.partitions)}

@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 from django.db import OperationalError, connection
 
-ALLOCATE_SQL = "SELECT nextval(pg_get_serial_sequence('todos', 'id')) FROM generate_series(1, %s)"
+from contracts.ids import RESERVE_IDS_SQL
 
 
 def sequence_reserve(count: int) -> list[int]:
     """Take `count` ids from the `todos` sequence in one round trip, ascending."""
     with connection.cursor() as cursor:
-        cursor.execute(ALLOCATE_SQL, [count])
+        cursor.execute(RESERVE_IDS_SQL, [count])
         rows = cursor.fetchall()
     return sorted(int(row[0]) for row in rows)
 

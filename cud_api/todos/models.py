@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Now
 
+from contracts.limits import TITLE_MAX_LENGTH
+
 
 class Todo(models.Model):
     """A todo in the system of record; rows are written by the Faust command agent (and admin)."""
@@ -12,7 +14,7 @@ class Todo(models.Model):
     # bigint identity column: its sequence is pg_get_serial_sequence('todos', 'id'), from which
     # the API allocates ids before emitting a create command.
     id = models.BigAutoField(primary_key=True)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
     # DB defaults as well as model defaults, so a raw INSERT from psql or the agent works too.
     description = models.TextField(blank=True, default="", db_default="")
     completed = models.BooleanField(default=False, db_default=False)

@@ -7,10 +7,10 @@ import uuid
 from django.db import connection
 from django.db.models import QuerySet
 
+from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.todos.models import Todo, TodoCommand
 
 # bigint: larger ids cannot exist, and PostgreSQL would reject them in a comparison.
-MAX_TODO_ID = 2**63 - 1
 
 
 def todo_list() -> QuerySet[Todo]:
@@ -25,7 +25,7 @@ def todo_get(*, todo_id: int) -> Todo | None:
 
 def todo_id_was_allocated(*, todo_id: int) -> bool:
     """Tell whether the todos sequence has handed out this id (to the API or anyone else)."""
-    if not 1 <= todo_id <= MAX_TODO_ID:
+    if not TODO_ID_MIN <= todo_id <= TODO_ID_MAX:
         return False
     with connection.cursor() as cursor:
         # NULL until the sequence's first nextval(); otherwise the highest id handed out

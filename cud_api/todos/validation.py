@@ -13,7 +13,8 @@ from typing import Any
 
 from rest_framework.exceptions import ValidationError
 
-TITLE_MAX_LENGTH = 200
+from contracts.limits import TITLE_MAX_LENGTH
+
 FIELDS = ("title", "description", "completed")
 
 REQUIRED = "This field is required."

@@ -19,12 +19,12 @@ import faust
 from faust.types import EventT
 from pymongo.errors import PyMongoError
 
+from contracts.records import ChangeEvent, DecodeError, decode_change
 from streams.agents.batches import ack_all, acting_for, unacked_batches
 from streams.app import app, connections, settings
 from streams.dlq import send_to_dlq
 from streams.domain import Projection, fold_changes
 from streams.mongo import DocumentsRefusedError
-from streams.records import ChangeEvent, DecodeError, decode_change
 from streams.tables import get_projection, put_projection
 from streams.topics import changes_dlq_topic, changes_topic
 

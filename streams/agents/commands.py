@@ -13,10 +13,10 @@ from psycopg import DataError, IntegrityError, InternalError, NotSupportedError,
 from psycopg import Error as PostgresError
 from psycopg_pool import PoolTimeout
 
+from contracts.records import DecodeError, TodoCommand, decode_command
 from streams.agents.batches import ack_all, unacked_batches
 from streams.app import app, connections, settings
 from streams.dlq import send_to_dlq
-from streams.records import DecodeError, TodoCommand, decode_command
 from streams.topics import commands_dlq_topic, commands_topic
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.records import ChangeEvent, Position, Todo
+from contracts.records import ChangeEvent, Position, Todo
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streams.records import Todo, TodoCommand
-
-TITLE_MAX_LENGTH = 200
+from contracts.limits import TITLE_MAX_LENGTH
+from contracts.records import Todo, TodoCommand
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import pytest
 from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.errors import BulkWriteError
 
+from contracts.records import Position, Todo
 from streams.domain import Projection
 from streams.mongo import COLLECTION, ReadModel
-from streams.records import Position, Todo
 from tests.integration.conftest import needs
 
 

@@ -8,7 +8,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from compose.testing import TestStack
-from compose.topics import TOPICS
+from contracts.topics import PARTITIONED as TOPICS
 from tests.integration.conftest import needs
 from tests.support.polling import wait_for
 

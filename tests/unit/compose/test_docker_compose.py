@@ -609,7 +609,7 @@ def test_app_commands_are_the_native_process_commands(services: dict[str, Any]) 
     assert command_words(services["cud_api"])[:2] == ["gunicorn", "cud_api.config.wsgi:application"]
     words = command_words(services["cud_api"])
     assert words[words.index("--worker-class") + 1] == "gthread"
-    assert command_words(services["streams"])[:4] == ["faust", "-A", "streams.app", "worker"]
+    assert command_words(services["streams"])[:4] == ["faust", "-A", "streams.worker", "worker"]
     assert command_words(services["migrate"]) == ["python", "-m", "django", "migrate", "--noinput"]
     for name in APP_SERVICES:
         env = environment(services[name])

@@ -11,10 +11,10 @@ import pytest
 # Before streams.app is imported: its table must never touch RocksDB files here.
 os.environ.setdefault("STREAMS_TABLE_STORE", "memory://")
 
+from contracts.records import TodoCommand
 from streams.app import app, connections
 from streams.domain import Projection
 from streams.postgres import BatchOutcome
-from streams.records import TodoCommand
 
 
 class FakeCommandStore:

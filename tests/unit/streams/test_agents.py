@@ -7,12 +7,12 @@ from collections.abc import Mapping
 
 import orjson
 
+from contracts.records import TodoCommand
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
 from streams.domain import Projection
 from streams.mongo import DocumentsRefusedError
 from streams.postgres import BatchOutcome
-from streams.records import TodoCommand
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
 from tests.unit.streams.conftest import FakeReadModel, use_clients

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from contracts.records import decode_change, decode_command
 from streams.domain import (
     Insert,
     Reject,
@@ -14,7 +15,6 @@ from streams.domain import (
     fold_changes,
     project_change,
 )
-from streams.records import decode_change, decode_command
 from tests.unit.streams.samples import change, command_bytes, row
 
 

@@ -7,7 +7,7 @@ import uuid
 import orjson
 import pytest
 
-from streams.records import DecodeError, Position, decode_change, decode_command
+from contracts.records import DecodeError, Position, decode_change, decode_command
 from tests.unit.streams.samples import change, command_bytes, row
 
 

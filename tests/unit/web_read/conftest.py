@@ -15,7 +15,11 @@ os.environ.setdefault("STREAMS_TABLE_STORE", "memory://")
 
 from faust.exceptions import SameNode
 
+import web_read
 from streams.app import app, connections
+
+# The worker attaches the read API the same way (streams.worker); the probe is on for its test.
+web_read.register(app, bench_probe=True)
 
 
 class FakeReadModel:

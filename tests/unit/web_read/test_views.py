@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.records import Position, Todo, parse_time
 from streams.domain import Projection
-from streams.records import Position, Todo, parse_time
 
 
 def _todo(todo_id: int, *, completed: bool = False) -> dict:
@@ -159,3 +159,13 @@ async def test_a_list_query_over_its_time_limit_is_a_503_saying_the_read_model_i
     response = await client.get("/api/todos/")
     assert response.status == 503
     assert await response.json() == {"detail": "The read model is busy: retry later."}
+
+
+def test_the_constant_probe_is_left_out_of_the_read_api_unless_asked_for():
+    from web_read.views import routes
+
+    assert not [path for path, _, _ in routes() if path.startswith("/bench")]
+    assert {path for path, _, _ in routes(bench_probe=True) if path.startswith("/bench")} == {
+        "/bench/constant",
+        "/bench/constant/",
+    }

@@ -1,4 +1,4 @@
-"""Typed records for the topics, and strict decoders from their raw bytes."""
+"""Records on the topics: typed forms, the key codec, the command encoder, strict decoders."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any, Literal, cast
 from uuid import UUID
 
 import orjson
+
+from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 
 Operation = Literal["create", "update", "delete"]
 ChangeOp = Literal["r", "c", "u", "d"]
@@ -142,7 +144,7 @@ def parse_todo_id(value: object) -> int:
         if not text.isdigit() or not text.isascii():
             raise DecodeError(f"bad todo id {value!r}")
         value = int(text)
-    if not isinstance(value, int) or not 0 < value < 2**63:
+    if not isinstance(value, int) or not TODO_ID_MIN <= value <= TODO_ID_MAX:
         raise DecodeError(f"bad todo id {value!r}")
     return value
 
@@ -156,7 +158,32 @@ def _loads(raw: bytes | None) -> Any:
         raise DecodeError(f"not JSON: {exc}") from exc
 
 
-def _key_id(key: bytes | None) -> int | None:
+def encode_todo_key(todo_id: int) -> bytes:
+    """Return the record key of a todo on every topic: its id as JSON integer bytes (b"42")."""
+    return orjson.dumps(todo_id)
+
+
+def encode_command(
+    *,
+    command_id: UUID,
+    todo_id: int,
+    operation: Operation,
+    data: Mapping[str, Any],
+    timestamp: datetime,
+) -> bytes:
+    """Return the JSON value of a command on topic `todos` (the inverse of `decode_command`)."""
+    return orjson.dumps(
+        {
+            "command_id": str(command_id),
+            "id": todo_id,
+            "operation": operation,
+            "data": dict(data),
+            "timestamp": timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+    )
+
+
+def decode_todo_key(key: bytes | None) -> int | None:
     """Return the todo id a record key names: b"42", or a JSON object/envelope around it."""
     if key is None:
         return None
@@ -184,7 +211,7 @@ def decode_command(key: bytes | None, value: bytes | None) -> TodoCommand:
     except ValueError as exc:
         raise DecodeError(f"bad command_id {body['command_id']!r}") from exc
     todo_id = parse_todo_id(body["id"])
-    if key is None or _key_id(key) != todo_id:
+    if key is None or decode_todo_key(key) != todo_id:
         raise DecodeError(f"record key {key!r} does not match id {todo_id}")
     timestamp = parse_time(body["timestamp"])
     if timestamp is None:
@@ -261,7 +288,7 @@ def decode_change(key: bytes | None, value: bytes | None) -> ChangeEvent | None:
     else:
         after = _decode_row(body.get("after"))
         todo_id, version = after.id, after.version
-    key_id = _key_id(key)
+    key_id = decode_todo_key(key)
     if key_id is not None and key_id != todo_id:
         raise DecodeError(f"record key {key!r} does not match row id {todo_id}")
     return ChangeEvent(

@@ -1,0 +1,12 @@
+"""Bounds every side enforces the same way."""
+
+from __future__ import annotations
+
+# A todo's title, in characters (PostgreSQL column varchar(200)).
+TITLE_MAX_LENGTH = 200
+# Todo ids are positive PostgreSQL bigints.
+TODO_ID_MIN = 1
+TODO_ID_MAX = 2**63 - 1
+# List pages: `?limit=` defaults to and is bounded by these.
+LIST_LIMIT_DEFAULT = 100
+LIST_LIMIT_MAX = 1000
