@@ -1,11 +1,9 @@
 """Todo ids from the `todos` sequence, reserved a block at a time per process.
 
-A create used to spend two PostgreSQL round trips on its id (Django's connection health check,
-then `nextval`). Each process now reserves `size` ids with one `nextval` per row of
-`generate_series` and hands them out from memory, so most creates never touch the database.
-Every id still comes from the sequence, so the 404 rule (an id above the sequence's last value
-was never handed out) holds; what changes is that ids are increasing per process, not globally,
-and a process that stops leaves the rest of its block unused (a gap, as a failed create leaves).
+Each process reserves `size` ids in one round trip and hands them out from memory, so most
+creates never touch the database. Every id still comes from the sequence, so an id above its
+last value was never handed out (the 404 rule); ids increase per process, not globally.
+Why and what it bought: docs/decisions/id-blocks.md.
 """
 
 from __future__ import annotations
