@@ -46,6 +46,6 @@ check: $(STAMP)
 test: install check
 	$(PY) -m pytest
 
-## bench: the benchmark suite (see bench/README section in README.md)
+## bench: the benchmark suite (figures and how to read them: bench/RESULTS.md)
 bench: install
 	$(PY) -m bench
