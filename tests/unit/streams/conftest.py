@@ -71,6 +71,5 @@ def dead_letters(monkeypatch) -> list[tuple[str, bytes | None, str]]:
     async def capture(topic: Any, event: Any, reason: str) -> None:
         sent.append((topic.get_topic_name(), event.message.value, reason))
 
-    monkeypatch.setattr("streams.agents.commands.send_to_dlq", capture)
-    monkeypatch.setattr("streams.agents.changes.send_to_dlq", capture)
+    monkeypatch.setattr("streams.agents.pipeline.send_to_dlq", capture)
     return sent
