@@ -1,4 +1,8 @@
-"""MongoDB read model: one document per todo, written under a position guard."""
+"""MongoDB read model: one document per todo, written under a position guard.
+
+Shaped by what FerretDB 1.24 does (batch sizes, bounded lists, insert-then-update); the
+measurements are in docs/decisions/ferretdb-backend-and-indexes.md.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,10 @@ from streams.domain import Projection
 
 COLLECTION = "todos"
 DUPLICATE_KEY = 11000
-# FerretDB 1.24 on its PostgreSQL backend never answers an `update` command of 50 or more
-# statements (45 took 0.5 s; 50 timed out, measured); send updates in chunks well below.
+# FerretDB never answers an `update` command of 50 or more statements: stay well below.
 UPDATE_CHUNK = 32
-# A list query is bounded in time and in how many run at once. FerretDB sorts a list inside
-# itself over every matching document (it pushes down no range filter and no sort), so on a
-# large collection one query can take seconds and a burst of them exhausted memory (seen:
-# 22 GB RSS with 32 abandoned list queries over ~90,000 documents). Bounded, a slow list
-# answers 503 and the read model's writer keeps running.
+# FerretDB sorts a list in memory over every matching document: bounding time and concurrency
+# makes a slow list answer 503 instead of exhausting its memory while the writer runs on.
 LIST_TIMEOUT_MS = 2000
 LIST_CONCURRENCY = 2
 
@@ -121,14 +121,8 @@ class ReadModel:
         Returns how many documents already existed. Any other write error raises
         DocumentsRefusedError (the caller writes the batch's todos one by one to find which), and
         a write concern error ReadModelWriteError, for the caller to retry the (idempotent)
-        batch.
-
-        Not one batch of guarded upserts: FerretDB 1.24 stops an update batch at its first
-        error even when asked for an unordered one, and reports the error at index 0
-        wherever it was, so the writes after a stale upsert would be lost unseen; its
-        unordered inserts do go on and report true indices. Not PyMongo's bulk_write
-        either: FerretDB's update reply lacks the `nModified` that bulk_write reads.
-        (All measured against FerretDB in tests/integration/e2e/test_e2e_read_model.py.)
+        batch. Not guarded upserts nor `bulk_write`: FerretDB loses the writes after a stale
+        upsert in a batch, and its update reply lacks `nModified`.
         """
         if not projections:
             return 0

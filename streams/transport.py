@@ -1,26 +1,10 @@
 """Faust's aiokafka transport with a consumer that never commits past an unacked message.
 
-faust-streaming 0.15.3 decides what to commit in `Consumer._new_offset`: the first run of
-consecutive acked offsets. Its guard against a hole at the head of that run only fires
-when the hole is wider than one offset (`min(acked) - committed > 1`), so the one message
-sitting at the committed offset can be committed over without ever being processed: a
-message handed over just as a rebalance suspends the flow, then acked messages after it.
-That is faust-streaming issue #606 (fix open as pull request #707) and the likely way a
-command was lost here when the worker was SIGKILLed mid-burst. Our source topics (`todos`,
-`postgres.public.todos`) are neither compacted nor transactional, so their offsets have no
-real holes: the message at the committed offset must be acked before anything after it is
-committed, and an offset faust saw skipped while fetching is not counted as processed.
-
-Messages can also be dropped on the way to the agent, so they are read again. faust's stream
-skips, without acking, a message that arrives while flow control is paused (rebalance or
-recovery), counting on the seek to the committed offsets that follows; but after a restart
-its recovery resumes the stream partitions, with the fetcher running, before that seek, and
-the read offset can then jump past messages: faust records the jump as a "gap" and drops
-re-fetched offsets below its read offset. In the SIGKILL test that showed as gaps of 19-26
-offsets in every partition right after the restart. So a gap is read again at once from its
-first offset not committed, and a partition whose commit waits on the same message for
-RESEEK_AFTER_SECONDS, or whose lag nothing works on for that long, is read again from its
-committed offset. The agents' effects are idempotent: what is read twice applies once.
+faust-streaming 0.15.3 can commit over the one unacked message at the committed offset (its
+issue #606) and drops messages on the way to the agent around a rebalance or recovery. This
+consumer commits an offset only once every message from the committed one up to it is acked,
+and reads skipped offsets, or a partition held too long, again. The rule, its evidence and the
+private faust API it rests on: docs/decisions/consumer-commit-rule.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """Batches of events that are acknowledged only once their effect is committed.
 
-Why not `stream.take()` / `stream.take_events()`: in faust-streaming 0.15.3 both yield the
-batch inside `try: yield ... finally: ack every buffered event`. When the worker stops while
-an agent is still working on a batch (a graceful stop, or the agent crashing), the agent task
-is cancelled and `Stream.on_stop` closes the suspended generator (`aclose()`), which runs that
-`finally` and acks the batch: its offsets get committed although its effect never happened
-(at most once). Iterating `stream.events()` per event has the same flaw, from the
-`finally` of `Stream.__aiter__`. `noack_take` buffers the same way but never acks: the agent
-acks each event itself after the effect committed, so a batch cut short is redelivered.
+Not `stream.take()`: it acks its batch in a `finally` when a stop closes it mid-batch, so an
+effect that never happened would be committed. `noack_take` never acks; the agent acks after
+the effect (docs/decisions/consumer-commit-rule.md).
 """
 
 from __future__ import annotations
