@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 
 import orjson
 
 from contracts.records import TodoCommand
+from streams.agents import changes, commands
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
+from streams.agents.pipeline import Backoff
 from streams.domain import Projection
 from streams.mongo import DocumentsRefusedError
 from streams.postgres import BatchOutcome
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
-from tests.unit.streams.conftest import FakeReadModel, use_clients
+from tests.unit.streams.conftest import FakeCommandStore, FakeReadModel, use_clients
 from tests.unit.streams.samples import change, command_bytes, row
 
 
@@ -220,4 +223,81 @@ async def test_a_todo_mongodb_refuses_is_dead_lettered_and_its_batch_mates_proje
     assert topic == "postgres.public.todos.dlq"
     assert reason.startswith("MongoDB refused the document: ")
     assert value is not None and orjson.loads(value)["after"]["id"] == 42
+    todos_table.data.clear()
+
+
+async def no_wait(seconds: float) -> None:
+    await asyncio.sleep(0)
+
+
+class FlakyCommandStore(FakeCommandStore):
+    """Is unreachable for the first `outages` attempts, as PostgreSQL restarting would be."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def apply_batch(self, commands: list[TodoCommand]) -> BatchOutcome:
+        if self.outages:
+            from psycopg import OperationalError
+
+            self.outages -= 1
+            raise OperationalError("connection refused")
+        return await super().apply_batch(commands)
+
+
+async def test_an_unreachable_postgresql_holds_the_batch_until_it_is_applied(
+    monkeypatch, dead_letters
+):
+    store = FlakyCommandStore(outages=3)
+    use_clients(monkeypatch, command_store=store)
+    monkeypatch.setattr(
+        commands, "POSTGRESQL", replace(commands.POSTGRESQL, backoff=Backoff(sleep=no_wait))
+    )
+    async with apply_commands.test_context() as agent:
+        event = await agent.put(command_bytes(42, "create"), key=b"42")
+
+        async def acked():
+            return event.message.acked
+
+        await async_wait_for(acked, timeout=5, message="batch acked after the outage")
+    assert store.outages == 0
+    assert [c.todo_id for batch in store.batches for c in batch] == [42]
+    assert dead_letters == []
+
+
+class FlakyReadModel(FakeReadModel):
+    """Is unreachable for the first `outages` attempts."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+        if self.outages:
+            from pymongo.errors import AutoReconnect
+
+            self.outages -= 1
+            raise AutoReconnect("connection refused")
+        return await super().write_many(projections)
+
+
+async def test_an_unreachable_mongodb_holds_the_batch_until_it_is_projected(
+    monkeypatch, dead_letters
+):
+    model = FlakyReadModel(outages=3)
+    use_clients(monkeypatch, read_model=model)
+    monkeypatch.setattr(
+        changes, "MONGODB", replace(changes.MONGODB, backoff=Backoff(sleep=no_wait))
+    )
+    async with project_changes.test_context() as agent:
+        event = await agent.put(change("c", lsn=1000, after=row()), key=b"42")
+
+        async def acked():
+            return event.message.acked
+
+        await async_wait_for(acked, timeout=5, message="batch acked after the outage")
+    assert model.outages == 0 and 42 in model.documents
+    assert get_projection(42) is not None
+    assert dead_letters == []
     todos_table.data.clear()
