@@ -19,13 +19,14 @@ from bench.context import Bench
 from bench.machine import describe
 from bench.plot import draw
 from bench.report import table
-from bench.stack import Stack, open_stack
+from bench.stack import open_stack
 from bench.wrk import ensure_wrk
+from compose.launcher import StackAddresses
 
 log = logging.getLogger("bench")
 
 
-def run_suite(stack: Stack, options: Options) -> dict[str, Any]:
+def run_suite(stack: StackAddresses, options: Options) -> dict[str, Any]:
     """Run every selected path against `stack`; a path that fails is recorded, not fatal."""
     sizes = options.sizes
     started = datetime.now(UTC)

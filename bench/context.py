@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psutil
@@ -14,17 +15,22 @@ import requests
 from bench.config import Sizes
 from bench.kafka_tools import Kafka
 from bench.procs import CpuMeter, services_by_port
-from bench.stack import Stack
+from compose.launcher import StackAddresses
+from compose.polling import wait_until
 from contracts import topics
 
 log = logging.getLogger("bench")
+
+
+def _answers_200(url: str) -> bool:
+    return requests.get(url, timeout=5).status_code == 200
 
 
 @dataclass
 class Bench:
     """One benchmark session against one stack."""
 
-    stack: Stack
+    stack: StackAddresses
     sizes: Sizes
     kafka: Kafka = field(init=False)
     services: dict[str, psutil.Process] = field(init=False, default_factory=dict)
@@ -49,17 +55,14 @@ class Bench:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until the write and read APIs answer their health checks."""
-        deadline = time.monotonic() + timeout
         for url in (f"{self.stack.write_url}/health/", f"{self.stack.read_url}/health"):
-            while True:
-                try:
-                    if requests.get(url, timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
-                time.sleep(0.5)
+            wait_until(
+                partial(_answers_200, url),
+                timeout=timeout,
+                interval=0.5,
+                what=f"{url} answering 200",
+                ignore=(requests.RequestException,),
+            )
 
     def quiesce(self) -> dict[str, int]:
         """Wait until the worker has caught up on both topics, so runs do not overlap."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+from compose.polling import wait_until
 
 # Consumer groups the bench itself creates: never counted as the pipeline's lag.
 BENCH_GROUP_PREFIX = "bench-"
@@ -110,16 +111,19 @@ class Kafka:
         interval: float = 1.0,
     ) -> tuple[bool, dict[str, int]]:
         """Wait until the pipeline's lag on `topics` is at most `slack`; return (drained, lag)."""
-        deadline = time.monotonic() + timeout
         topics = list(topics)
         lags: dict[str, int] = {}
-        while True:
+
+        def drained() -> bool:
+            nonlocal lags
             try:
                 lags = self.lag(topics, group)
             except Exception:  # the broker or a group coordinator is busy: read again
                 lags = {}
-            if lags and sum(lags.values()) <= slack:
-                return True, lags
-            if time.monotonic() >= deadline:
-                return False, lags
-            time.sleep(interval)
+            return bool(lags) and sum(lags.values()) <= slack
+
+        try:
+            wait_until(drained, timeout=timeout, interval=interval, what=f"lag on {topics}")
+        except TimeoutError:
+            return False, lags
+        return True, lags

@@ -13,8 +13,7 @@ import psycopg
 import requests
 from pymongo import MongoClient
 
-from bench.gen.common import pg_conninfo
-from bench.stack import Stack
+from compose.launcher import StackAddresses
 
 PACKAGES = (
     "django", "djangorestframework", "gunicorn", "faust-streaming", "aiokafka", "confluent-kafka",
@@ -42,10 +41,10 @@ def _cpu_model() -> str | None:
     return None
 
 
-def _service_versions(stack: Stack) -> dict[str, Any]:
+def _service_versions(stack: StackAddresses) -> dict[str, Any]:
     versions: dict[str, Any] = {}
     try:
-        with psycopg.connect(pg_conninfo(stack.pg), connect_timeout=5) as conn:
+        with psycopg.connect(stack.postgres.conninfo, connect_timeout=5) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             versions["postgresql"] = row[0] if row else None
     except psycopg.Error as exc:
@@ -71,7 +70,7 @@ def _service_versions(stack: Stack) -> dict[str, Any]:
     return versions
 
 
-def describe(stack: Stack) -> dict[str, Any]:
+def describe(stack: StackAddresses) -> dict[str, Any]:
     """Machine facts, package and service versions, and the git commit."""
     packages: dict[str, str | None] = {}
     for name in PACKAGES:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,12 @@ import requests
 from pymongo import MongoClient
 
 from bench.context import Bench, LagSampler
-from bench.gen.common import pg_conninfo
 from bench.procs import rss_snapshot, run_generator
 from bench.stats import spread
 from bench.wrk import get_by_id_script, post_json_script, run_wrk, script
+from compose.launcher import service_program
+from compose.polling import wait_until
+from compose.supervisor import Program
 from contracts import topics
 
 log = logging.getLogger("bench")
@@ -79,7 +83,7 @@ def write_path(bench: Bench) -> dict[str, Any]:
                     "clients": clients,
                     "duration_s": sizes.write_duration_s,
                     "warmup_s": min(1.0, sizes.write_warmup_s),
-                    "pg": bench.stack.pg,
+                    "pg": asdict(bench.stack.postgres),
                 },
                 timeout=sizes.write_duration_s + 120,
             )
@@ -167,7 +171,7 @@ def _stage_baseline(bench: Bench) -> dict[str, Any]:
                 "bootstrap": bench.stack.kafka,
                 "probe_topic": PROBE_TOPIC,
                 "cdc_topic": topics.CHANGES,
-                "pg": bench.stack.pg,
+                "pg": asdict(bench.stack.postgres),
                 "samples": bench.sizes.stage_samples,
                 "interval_s": 0.02,
                 "capture_timeout_s": 15.0,
@@ -253,7 +257,7 @@ def _visible_ids(bench: Bench, limit: int) -> list[int]:
 def _seed_todos(bench: Bench, count: int) -> None:
     """Make sure at least `count` todos exist, inserting the missing ones in bulk (CDC carries
     them to the read model: the fastest honest way to a large read model and CDC topic)."""
-    with psycopg.connect(pg_conninfo(bench.stack.pg)) as conn:
+    with psycopg.connect(bench.stack.postgres.conninfo) as conn:
         row = conn.execute("SELECT count(*) FROM todos").fetchone()
         have = int(row[0]) if row else 0
         missing = count - have
@@ -270,24 +274,37 @@ def _seed_todos(bench: Bench, count: int) -> None:
 
 
 def _wait_read_model(bench: Bench, expected: int, timeout: float) -> int:
+    """Wait until the read model holds `expected` live todos; return how many it holds."""
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
+    have = 0
     try:
         coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def filled() -> bool:
+            nonlocal have
             have = coll.count_documents({"deleted": {"$ne": True}})
-            if have >= expected or time.monotonic() > deadline:
-                return have
-            time.sleep(1)
+            return have >= expected
+
+        with contextlib.suppress(TimeoutError):  # the caller reads what is there
+            wait_until(filled, timeout=timeout, interval=1.0, what="read model filled")
+        return have
     finally:
         client.close()
 
 
-def _constant_available(bench: Bench) -> bool:
+def _constant_view(bench: Bench) -> str | None:
+    """Why the read API has no constant view to measure, or None when it has one."""
+    url = bench.stack.read_url + bench.sizes.constant_path
     try:
-        return requests.get(bench.stack.read_url + bench.sizes.constant_path, timeout=5).ok
-    except requests.RequestException:
-        return False
+        response = requests.get(url, timeout=5)
+    except requests.RequestException as exc:
+        return f"{url} did not answer ({exc.__class__.__name__})"
+    if response.ok:
+        return None
+    return (
+        f"{url} answers {response.status_code}: the stack runs without READ_API_BENCH_PROBE=1"
+        " (start it with that variable set to measure this baseline)"
+    )
 
 
 def _wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
@@ -295,13 +312,14 @@ def _wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
     try:
         coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def quick() -> bool:
             start = time.monotonic()
             coll.find_one({"_id": todo_id})
-            if time.monotonic() - start < 0.05:
-                return
-            time.sleep(0.5)
+            return time.monotonic() - start < 0.05
+
+        with contextlib.suppress(TimeoutError):  # still slow: measure anyway, as before
+            wait_until(quick, timeout=timeout_s, interval=0.5, what="FerretDB idle")
     finally:
         client.close()
 
@@ -323,7 +341,7 @@ def _read_with_wrk(bench: Bench, name: str, run: int, target: tuple[str, str]) -
 def read_path(bench: Bench) -> dict[str, Any]:
     """By id and list?limit=100 with wrk vs the worker's constant view and raw PyMongo find."""
     sizes = bench.sizes
-    with psycopg.connect(pg_conninfo(bench.stack.pg)) as conn:
+    with psycopg.connect(bench.stack.postgres.conninfo) as conn:
         row = conn.execute("SELECT count(*) FROM todos").fetchone()
     expected = max(int(row[0]) if row else 0, sizes.read_ids)
     _seed_todos(bench, sizes.read_ids)
@@ -340,11 +358,12 @@ def read_path(bench: Bench) -> dict[str, Any]:
         "by_id": (f"{read}/api/todos/", get_by_id_script("/api/todos/", ids)),
     }
     list_target = (f"{read}/api/todos/?limit=100", script(""))
-    if not _constant_available(bench):
+    missing = _constant_view(bench)
+    if missing is not None:
         targets["constant_view"] = None
         bench.note(
-            f"read: the worker has no constant view at {sizes.constant_path}; the web layer's"
-            " ceiling on the same worker was not measured"
+            f"read: constant-view baseline skipped, {missing}; the web layer's ceiling on the"
+            " same worker was not measured"
         )
     runs: dict[str, list[dict[str, Any]]] = {
         name: [] for name in [*targets, "pymongo_find", "list_limit_100"]
@@ -389,34 +408,27 @@ def read_path(bench: Bench) -> dict[str, Any]:
 # --- replay -----------------------------------------------------------------------------------
 
 
-def _replay_env(
-    bench: Bench, app_id: str, mongo_db: str, data_dir: Path, port: int
-) -> dict[str, str]:
-    env = {**os.environ, **bench.stack.env}
-    env.update(
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _replay_worker(bench: Bench, app_id: str, mongo_db: str, data_dir: Path, port: int) -> Program:
+    """The stack's own worker, running only the CDC projection under a fresh app id."""
+    return service_program(
+        bench.stack,
+        "streams",
         {
             "STREAMS_APP_ID": app_id,
             "STREAMS_AGENTS": "project_changes",
             "MONGO_DB": mongo_db,
             "FAUST_DATA_DIR": str(data_dir),
             "READ_API_PORT": str(port),
-        }
+            # Its constant view answering times the moment its web server is up.
+            "READ_API_BENCH_PROBE": "1",
+        },
     )
-    return env
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _replay_command(port: int) -> list[str]:
-    """The worker's own entry point, running only the CDC projection under a fresh app id."""
-    args = ["worker", "--web-port", str(port), "--loglevel", "warn"]
-    return [sys.executable, "-m", "faust", "-A", "streams.worker", *args]
 
 
 def _answers(url: str) -> bool:
@@ -424,6 +436,10 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=0.5).status_code == 200
     except requests.RequestException:
         return False
+
+
+class _WorkerExitedError(Exception):
+    """The replay worker stopped before it had caught up."""
 
 
 def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, Any]:
@@ -435,11 +451,13 @@ def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, An
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
     coll = client[mongo_db][MONGO_COLLECTION]
     log_path = data_dir / "worker.log"
+    worker = _replay_worker(bench, app_id, mongo_db, data_dir, port)
     t0 = time.monotonic()
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
-            _replay_command(port),
-            env=_replay_env(bench, app_id, mongo_db, data_dir, port),
+            worker.command,
+            env={**os.environ, **worker.environment},
+            cwd=worker.directory,
             stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     # The rebuild is timed from the moment the worker's web server answers (it starts just
@@ -451,14 +469,23 @@ def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, An
     ends = bench.kafka.end_offsets(topics.CHANGES)
     t_first: float | None = None
     have = 0
+
+    def caught_up() -> bool:
+        nonlocal t_first
+        if proc.poll() is not None:
+            raise _WorkerExitedError(f"exit code {proc.returncode}")
+        if t_first is None and _answers(f"http://127.0.0.1:{port}{bench.sizes.constant_path}"):
+            t_first = time.monotonic()
+        return _committed_to(bench, app_id, ends)
+
     try:
-        deadline = t0 + bench.sizes.replay_timeout_s
-        while time.monotonic() < deadline and proc.poll() is None:
-            if t_first is None and _answers(f"http://127.0.0.1:{port}/bench/constant"):
-                t_first = time.monotonic()
-            if _committed_to(bench, app_id, ends):
-                break
-            time.sleep(0.2)
+        with contextlib.suppress(TimeoutError, _WorkerExitedError):  # reported as incomplete below
+            wait_until(
+                caught_up,
+                timeout=bench.sizes.replay_timeout_s,
+                interval=0.2,
+                what=f"replay worker {app_id} caught up",
+            )
         t_done = time.monotonic()
         have = coll.estimated_document_count()
     finally:
@@ -484,6 +511,7 @@ def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, An
         "events_per_s": events / streaming if done and streaming > 0 else None,
         "events_per_s_with_startup": events / (t_done - t0) if done else None,
         "worker_log_tail": None if done else tail,
+        "command": " ".join(worker.command),
     }
 
 
@@ -498,21 +526,28 @@ def _committed_to(bench: Bench, group: str, ends: dict[int, int]) -> bool:
     return all(committed.get(partition, -1) >= end for partition, end in ends.items())
 
 
+def _wait_topic_stable(bench: Bench, topic: str, timeout: float, quiet_s: float = 3.0) -> None:
+    """Wait until `topic` stops growing for `quiet_s` (Debezium has caught up)."""
+    last, stable_since = -1, time.monotonic()
+
+    def stable() -> bool:
+        nonlocal last, stable_since
+        count = bench.kafka.message_count(topic)
+        if count != last:
+            last, stable_since = count, time.monotonic()
+            return False
+        return time.monotonic() - stable_since > quiet_s
+
+    with contextlib.suppress(TimeoutError):  # still growing: replay what is there
+        wait_until(stable, timeout=timeout, interval=0.5, what=f"{topic} stable")
+
+
 def replay_path(bench: Bench) -> dict[str, Any]:
     """Rebuild the read model from the CDC topic at offset 0 vs raw aiokafka consumption."""
     sizes = bench.sizes
     _seed_todos(bench, sizes.replay_todos)
     bench.quiesce()
-    # Debezium has caught up when the topic stops growing.
-    last, stable_since = -1, time.monotonic()
-    deadline = time.monotonic() + sizes.quiesce_timeout_s
-    while time.monotonic() < deadline:
-        count = bench.kafka.message_count(topics.CHANGES)
-        if count != last:
-            last, stable_since = count, time.monotonic()
-        elif time.monotonic() - stable_since > 3:
-            break
-        time.sleep(0.5)
+    _wait_topic_stable(bench, topics.CHANGES, sizes.quiesce_timeout_s)
     bench.quiesce()
     events = bench.kafka.message_count(topics.CHANGES)
     client: MongoClient[dict[str, Any]]
@@ -538,8 +573,8 @@ def replay_path(bench: Bench) -> dict[str, Any]:
         "summary": {"events_per_s": spread(r["events_per_s"] for r in raw_runs)},
         "runs": raw_runs,
     }
-    result["rebuild_command"] = " ".join(_replay_command(0)[1:3])
     rebuild_runs = [_rebuild_once(bench, events, expected_docs) for _ in range(sizes.runs)]
+    result["rebuild_command"] = rebuild_runs[0]["command"] if rebuild_runs else None
     result["rebuild"] = {
         "summary": {
             "events_per_s": spread(r["events_per_s"] for r in rebuild_runs),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -39,16 +40,9 @@ class Service:
     stop_signal: str = "TERM"
     stop_wait_secs: int = 20
     ready_timeout: float = 60.0
-    # Files of which one must exist for the service's code to be there (work may be in progress).
-    code: tuple[Path, ...] = ()
-
-    def available(self) -> bool:
-        return not self.code or any(path.exists() for path in self.code)
 
 
 # Steps ---------------------------------------------------------------------------------------
-
-CUD_API_SETTINGS = REPO_ROOT / "cud_api" / "config" / "settings.py"
 
 
 def migrate(settings: Settings) -> None:
@@ -69,15 +63,13 @@ def migrate(settings: Settings) -> None:
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
 
 
 def postgres_ready_steps(settings: Settings) -> None:
+    """The roles, the database and the schema, once PostgreSQL accepts connections."""
     postgres.bootstrap(settings)
-    if CUD_API_SETTINGS.exists():
-        migrate(settings)
+    migrate(settings)
 
 
 def register_connector(settings: Settings) -> None:
@@ -85,10 +77,10 @@ def register_connector(settings: Settings) -> None:
     from debezium.register import register
 
     if not postgres.table_exists(settings):
-        log.warning(
-            "connector not registered: public.todos does not exist yet (migrations create it)"
+        raise RuntimeError(
+            "public.todos is missing, so the connector cannot capture it: the migrations that"
+            f" run when postgres starts create it (see {settings.log_file('migrate')})"
         )
-        return
     register(settings.connect_url, timeout=120)
 
 
@@ -193,7 +185,6 @@ SERVICES: tuple[Service, ...] = (
         port=lambda s: s.cud_api_port,
         url=lambda s: f"http://127.0.0.1:{s.cud_api_port}",
         ready=lambda s: readiness.http_ok(f"http://127.0.0.1:{s.cud_api_port}/health/"),
-        code=(REPO_ROOT / "cud_api" / "config" / "wsgi.py",),
     ),
     Service(
         name="streams",
@@ -217,7 +208,6 @@ SERVICES: tuple[Service, ...] = (
         prepare=lambda s: Path(s.values["FAUST_DATA_DIR"]).mkdir(parents=True, exist_ok=True),
         stop_wait_secs=30,
         ready_timeout=120,
-        code=(REPO_ROOT / "streams" / "worker.py",),
     ),
 )
 

@@ -14,6 +14,8 @@ from contracts.environment import DEFAULTS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 ALL_SERVICES = ("postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
+# Set per stack by the launcher (not shared defaults): its folder, the table store, the key.
+STACK_VARIABLES = ("TODO_EDA_STATE_DIR", "FAUST_DATA_DIR", "DJANGO_SECRET_KEY")
 
 
 class ConfigError(Exception):

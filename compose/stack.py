@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from compose.polling import wait_until
 from compose.services import BY_NAME, SERVICES, Service
-from compose.settings import ALL_SERVICES, Settings
+from compose.settings import ALL_SERVICES, REPO_ROOT, Settings
 from compose.supervisor import Program, Supervisor, render
-
-log = logging.getLogger(__name__)
 
 # Set on every supervised process, inherited by its children: how `down` finds stragglers.
 MARK = "TODO_EDA_SUPERVISED_BY"
@@ -60,6 +57,20 @@ def _tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+def program(svc: Service, settings: Settings) -> Program:
+    """How supervisord runs `svc` for the stack of `settings`: command, environment, folder."""
+    return Program(
+        name=svc.name,
+        command=svc.command(settings),
+        environment={**settings.process_env(), MARK: str(settings.state_dir)},
+        directory=settings.state_dir if svc.user() else REPO_ROOT,
+        log_file=settings.log_file(svc.name),
+        user=svc.user(),
+        stop_signal=svc.stop_signal,
+        stop_wait_secs=svc.stop_wait_secs,
+    )
+
+
 class Stack:
     """The launcher's operations on the stack of one state folder."""
 
@@ -72,21 +83,8 @@ class Stack:
     # Config --------------------------------------------------------------------------------
 
     def programs(self) -> list[Program]:
-        s = self.settings
-        env = {**s.process_env(), MARK: str(s.state_dir)}
-        return [
-            Program(
-                name=svc.name,
-                command=svc.command(s),
-                environment=env,
-                directory=s.state_dir if svc.user() else Path(__file__).resolve().parent.parent,
-                log_file=s.log_file(svc.name),
-                user=svc.user(),
-                stop_signal=svc.stop_signal,
-                stop_wait_secs=svc.stop_wait_secs,
-            )
-            for svc in SERVICES
-        ]
+        """Every service as supervisord runs it."""
+        return [program(svc, self.settings) for svc in SERVICES]
 
     def _ensure_supervisord(self) -> None:
         s = self.settings
@@ -103,15 +101,8 @@ class Stack:
     # Up ------------------------------------------------------------------------------------
 
     def selected(self, names: tuple[str, ...] | None = None) -> list[Service]:
-        """The services to run, in start order; those whose code is not there yet are skipped."""
-        chosen = []
-        for name in names or self.settings.services:
-            svc = BY_NAME[name]
-            if svc.available():
-                chosen.append(svc)
-            else:
-                log.warning("skipping %s: its code (%s) does not exist yet", name, svc.code[0])
-        return chosen
+        """The services to run, in start order."""
+        return [BY_NAME[name] for name in names or self.settings.services]
 
     def _state(self, name: str) -> str:
         return str(self.supervisor.all_info().get(name, {}).get("statename", "STOPPED"))
@@ -155,23 +146,24 @@ class Stack:
     def wait_ready(self, name: str, timeout: float | None = None) -> None:
         """Poll the readiness check until it passes; fail fast when supervisord gives up."""
         svc = BY_NAME[name]
-        deadline = time.monotonic() + (timeout or svc.ready_timeout)
-        while True:
+        timeout = timeout or svc.ready_timeout
+        log_file = self.settings.log_file(name)
+
+        def ready() -> bool:
             if svc.ready(self.settings):
-                return
+                return True
             state = self._state(name)
             if state in ("FATAL", "STOPPED", "EXITED"):
-                raise StackError(
-                    f"{name} is {state}; last lines of {self.settings.log_file(name)}:\n"
-                    + _tail(self.settings.log_file(name))
-                )
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"{name} not ready within {timeout or svc.ready_timeout}s (state {state}); "
-                    f"last lines of {self.settings.log_file(name)}:\n"
-                    + _tail(self.settings.log_file(name))
-                )
-            time.sleep(0.25)
+                raise StackError(f"{name} is {state}; last lines of {log_file}:\n{_tail(log_file)}")
+            return False
+
+        try:
+            wait_until(ready, timeout=timeout, what=f"{name} ready")
+        except TimeoutError:
+            raise StackError(
+                f"{name} not ready within {timeout}s (state {self._state(name)}); "
+                f"last lines of {log_file}:\n{_tail(log_file)}"
+            ) from None
 
     # Stop ----------------------------------------------------------------------------------
 
@@ -237,7 +229,7 @@ class Stack:
             rows.append(
                 Row(
                     service=svc.name,
-                    state=state if svc.available() else "NO CODE YET",
+                    state=state,
                     ready=ready,
                     pid=int(info.get("pid", 0)),
                     port=svc.port(self.settings),

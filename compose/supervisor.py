@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from compose.polling import wait_until
 from compose.settings import ConfigError
 
 
@@ -176,13 +176,8 @@ class Supervisor:
             )
         else:
             subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not self.running():
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"supervisord did not start; see {self.state_dir / 'logs' / 'supervisord.log'}"
-                )
-            time.sleep(0.1)
+        log = self.state_dir / "logs" / "supervisord.log"
+        wait_until(self.running, timeout=timeout, interval=0.1, what=f"supervisord start ({log})")
 
     def update(self) -> None:
         """Apply a changed config like `supervisorctl update`: restart only changed programs."""
@@ -235,10 +230,13 @@ class Supervisor:
             with contextlib.suppress(OSError, xmlrpc.client.Error):
                 self.rpc.shutdown()
         self._proxy = None
-        deadline = time.monotonic() + timeout
-        while pid and _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid and _alive(pid):
+        if not pid:
+            return
+        try:
+            wait_until(
+                lambda: not _alive(pid), timeout=timeout, interval=0.1, what="supervisord exit"
+            )
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

@@ -1,8 +1,12 @@
-"""The project's topics, created explicitly with one partition count."""
+"""The project's topics, created explicitly with one partition count.
+
+`python -m compose.topics` creates them on KAFKA_BROKER_URL (the Docker path's one-shot).
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from compose.settings import Settings
 from contracts import topics
@@ -48,3 +52,17 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
         log.info("created topic %s", name)
+
+
+def main() -> int:
+    """Create the topics on the broker the environment names; print them."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings.from_env()
+    ensure_topics(settings)
+    for name, count in wanted(settings).items():
+        print(f"{name}: {count} partition(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,12 +11,13 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from compose.polling import wait_until
 
 CONNECTOR_FILE = Path(__file__).resolve().parent / "connector.json"
 
@@ -61,40 +62,53 @@ def _failure(state: dict[str, Any]) -> str | None:
     return None
 
 
+def _running(state: dict[str, Any]) -> bool:
+    tasks = state.get("tasks", [])
+    return (
+        state["connector"]["state"] == "RUNNING"
+        and bool(tasks)
+        and all(task["state"] == "RUNNING" for task in tasks)
+    )
+
+
 def wait_running(url: str, name: str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll the status until the connector and every task are RUNNING.
 
     A FAILED task is restarted once (Connect does not retry on its own); a second failure
     raises with Connect's trace.
     """
-    deadline = time.monotonic() + timeout
     restarted = False
     last: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        try:
-            last = status(url, name)
-        except requests.RequestException:
-            last = None
-        if last:
-            tasks = last.get("tasks", [])
-            if (
-                last["connector"]["state"] == "RUNNING"
-                and tasks
-                and all(t["state"] == "RUNNING" for t in tasks)
-            ):
-                return last
-            failure = _failure(last)
-            if failure and restarted:
-                raise RegistrationError(f"connector {name} FAILED: {failure}")
-            if failure:
-                requests.post(
-                    f"{url}/connectors/{name}/restart",
-                    params={"includeTasks": "true", "onlyFailed": "true"},
-                    timeout=10,
-                )
-                restarted = True
-        time.sleep(0.5)
-    raise RegistrationError(f"connector {name} not RUNNING within {timeout}s: {last}")
+
+    def running() -> dict[str, Any] | None:
+        nonlocal restarted, last
+        last = status(url, name)
+        if last is None:
+            return None
+        if _running(last):
+            return last
+        failure = _failure(last)
+        if failure and restarted:
+            raise RegistrationError(f"connector {name} FAILED: {failure}")
+        if failure:
+            requests.post(
+                f"{url}/connectors/{name}/restart",
+                params={"includeTasks": "true", "onlyFailed": "true"},
+                timeout=10,
+            )
+            restarted = True
+        return None
+
+    try:
+        return wait_until(
+            running,
+            timeout=timeout,
+            interval=0.5,
+            what=f"connector {name} RUNNING",
+            ignore=(requests.RequestException,),
+        )
+    except TimeoutError as exc:
+        raise RegistrationError(f"{exc}; last status: {last}") from None
 
 
 def register(

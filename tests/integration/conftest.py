@@ -1,7 +1,8 @@
 """The isolated stack every integration test runs against, started once per session.
 
 TODO_EDA_TEST_SERVICES (comma list, default all six) picks the services to start. The stack
-runs in a temp state folder on free ports and is always stopped at the end of the session.
+runs in a temp state folder on free ports (compose.launcher.isolated_stack) and is always
+stopped at the end of the session.
 """
 
 from __future__ import annotations
@@ -11,22 +12,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from compose.testing import TestStack
+from compose.launcher import IsolatedStack, isolated_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[TestStack]:
+def stack() -> Iterator[IsolatedStack]:
     """Start the stack, export its addresses to os.environ, stop it whatever happens."""
-    test_stack = TestStack(os.environ.get("TODO_EDA_TEST_SERVICES"))
     saved = dict(os.environ)
     try:
-        test_stack.up()
-        os.environ.update(test_stack.env)
-        yield test_stack
+        with isolated_stack(os.environ.get("TODO_EDA_TEST_SERVICES")) as test_stack:
+            os.environ.update(test_stack.env)
+            yield test_stack
     finally:  # also on KeyboardInterrupt and failed start-up
         os.environ.clear()
         os.environ.update(saved)
-        test_stack.close()
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +33,11 @@ def _restore_after_disruptive(request: pytest.FixtureRequest) -> Iterator[None]:
     """After a test that stops or kills a service, bring the whole stack back to ready."""
     yield
     if request.node.get_closest_marker("disruptive") is not None:
-        stack: TestStack = request.getfixturevalue("stack")
+        stack: IsolatedStack = request.getfixturevalue("stack")
         stack.restore()
 
 
-def needs(stack: TestStack, *names: str) -> None:
+def needs(stack: IsolatedStack, *names: str) -> None:
     """Skip the calling test when the session's stack does not run these services."""
     missing = [name for name in names if name not in stack.services]
     if missing:

@@ -14,7 +14,7 @@ import pytest
 from bench.cli import run_suite, write_outputs
 from bench.config import PATHS, parse
 from bench.report import table
-from bench.stack import stack_from_handle
+from compose.launcher import IsolatedStack
 from tests.integration.conftest import needs
 
 pytestmark = pytest.mark.slow
@@ -24,11 +24,13 @@ def _spread_ok(s: dict[str, Any]) -> bool:
     return s["runs"] >= 1 and s["min"] <= s["median"] <= s["max"]
 
 
-def test_smoke_run_of_the_bench_writes_table_json_and_png(stack: Any, tmp_path: Path) -> None:
+def test_smoke_run_of_the_bench_writes_table_json_and_png(
+    stack: IsolatedStack, tmp_path: Path
+) -> None:
     needs(stack, "postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
     options = parse(["--smoke", "--stack", "running", "--out", str(tmp_path)])
 
-    results = run_suite(stack_from_handle(stack), options)
+    results = run_suite(stack.addresses, options)
     written = write_outputs(results, tmp_path)
 
     errors = {k: v for k, v in results["errors"].items() if not k.endswith("_traceback")}
@@ -49,6 +51,10 @@ def test_smoke_run_of_the_bench_writes_table_json_and_png(stack: Any, tmp_path: 
         assert _spread_ok(data["summary"]["p50_ms"])
     assert _spread_ok(results["e2e"]["baseline"]["summary"]["sum_p50_ms"])
     assert _spread_ok(results["read"]["targets"]["by_id"]["summary"]["rps"])
+    # The session's stack runs as in production, without READ_API_BENCH_PROBE: the constant
+    # view's baseline is skipped, and the run says so.
+    assert "constant_view" not in results["read"]["targets"]
+    assert any("READ_API_BENCH_PROBE=1" in note for note in results["notes"]), results["notes"]
     assert _spread_ok(results["read"]["targets"]["pymongo_find"]["summary"]["rps"])
     assert _spread_ok(results["replay"]["raw_aiokafka"]["summary"]["events_per_s"])
     assert results["replay"]["rebuild"]["runs"][0]["complete"]

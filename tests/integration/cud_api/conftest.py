@@ -17,6 +17,7 @@ import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
+from compose.launcher import IsolatedStack
 from tests.support.polling import wait_for
 
 COMMAND_TOPIC = "todos"
@@ -143,7 +144,7 @@ class CommandTopic:
 
 
 @pytest.fixture(scope="session")
-def stack_env(stack: Any) -> dict[str, str]:
+def stack_env(stack: IsolatedStack) -> dict[str, str]:
     """The running test stack's environment (addresses, credentials)."""
     return dict(stack.env)
 
@@ -165,17 +166,10 @@ def commands(stack_env: dict[str, str], api: Api) -> Iterator[CommandTopic]:
 
 
 @pytest.fixture
-def pg(stack_env: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
+def pg(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the test stack's PostgreSQL (as the application user)."""
-    with psycopg.connect(
-        host=stack_env.get("POSTGRES_HOST", "localhost"),
-        port=int(stack_env.get("POSTGRES_PORT", "5432")),
-        dbname=stack_env.get("POSTGRES_DB", "todos"),
-        user=stack_env.get("POSTGRES_USER", "todo"),
-        password=stack_env.get("POSTGRES_PASSWORD", "todo-local-password"),
-        autocommit=True,
-        connect_timeout=10,
-    ) as connection:
+    conninfo = stack.addresses.postgres.conninfo
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as connection:
         yield connection
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import requests
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pymongo import MongoClient
 
+from compose.launcher import IsolatedStack, StackAddresses
 from tests.support.polling import wait_for
 
 CHANGELOG = "todo-eda-streams-todos-changelog"
@@ -22,21 +22,14 @@ CHANGELOG = "todo-eda-streams-todos-changelog"
 class Pipeline:
     """The write API, the read API, PostgreSQL, MongoDB and Kafka of the stack under test."""
 
-    def __init__(self) -> None:
-        env = os.environ
-        self.cud_url = env["CUD_API_URL"].rstrip("/")
-        self.read_url = env["READ_API_URL"].rstrip("/")
-        self.broker = env["KAFKA_BROKER_URL"]
+    def __init__(self, stack: StackAddresses) -> None:
+        self.cud_url = stack.write_url
+        self.read_url = stack.read_url
+        self.broker = stack.kafka
         self.http = requests.Session()
-        self.pg_conninfo = psycopg.conninfo.make_conninfo(
-            host=env.get("POSTGRES_HOST", "localhost"),
-            port=env.get("POSTGRES_PORT", "5432"),
-            dbname=env.get("POSTGRES_DB", "todos"),
-            user=env.get("POSTGRES_USER", "todo"),
-            password=env.get("POSTGRES_PASSWORD", "todo-local-password"),
-        )
-        self.mongo: MongoClient[dict[str, Any]] = MongoClient(env["MONGO_URL"], tz_aware=True)
-        self.mongo_todos = self.mongo[env.get("MONGO_DB", "todos")]["todos"]
+        self.pg_conninfo = stack.postgres.conninfo
+        self.mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url, tz_aware=True)
+        self.mongo_todos = self.mongo[stack.mongo_db]["todos"]
 
     # HTTP ---------------------------------------------------------------------------------
 
@@ -136,10 +129,10 @@ class Pipeline:
 
 
 @pytest.fixture(scope="session")
-def pipeline(stack: Any) -> Iterator[Pipeline]:
+def pipeline(stack: IsolatedStack) -> Iterator[Pipeline]:
     """Clients of the running stack."""
     for name in ("cud_api", "streams"):
         stack.wait_ready(name)
-    clients = Pipeline()
+    clients = Pipeline(stack.addresses)
     yield clients
     clients.mongo.close()

@@ -11,19 +11,19 @@ import pytest
 from confluent_kafka import Consumer, Message
 
 from compose import postgres
-from compose.testing import TestStack
+from compose.launcher import IsolatedStack
 from tests.support.polling import wait_for
 
 
 @pytest.fixture
-def app_db(stack: TestStack) -> Iterator[psycopg.Connection[Any]]:
+def app_db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the project's database as the application user."""
     with psycopg.connect(postgres.app_conninfo(stack.settings), autocommit=True) as conn:
         yield conn
 
 
 @pytest.fixture
-def superuser_db(stack: TestStack) -> Iterator[psycopg.Connection[Any]]:
+def superuser_db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit superuser connection (through the state folder's socket)."""
     conninfo = postgres.superuser_conninfo(stack.settings, stack.env["POSTGRES_DB"])
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -34,7 +34,7 @@ Collect = Callable[[Callable[[list[Message]], bool], float], list[Message]]
 
 
 @pytest.fixture
-def topic_reader(stack: TestStack) -> Iterator[Callable[[str], Collect]]:
+def topic_reader(stack: IsolatedStack) -> Iterator[Callable[[str], Collect]]:
     """Open a consumer (its own group) on a topic from the beginning; collect until a condition."""
     consumers: list[Consumer] = []
 

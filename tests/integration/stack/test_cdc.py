@@ -11,7 +11,7 @@ import psycopg
 from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 
-from compose.testing import TestStack
+from compose.launcher import IsolatedStack
 from debezium.register import delete, register, status
 from tests.integration.conftest import needs
 from tests.integration.stack.conftest import Collect
@@ -30,7 +30,7 @@ def _ops(messages: list[Message], key: bytes) -> list[str | None]:
     return ops
 
 
-def test_the_connector_and_its_task_are_running(stack: TestStack) -> None:
+def test_the_connector_and_its_task_are_running(stack: IsolatedStack) -> None:
     needs(stack, "postgres", "kafka", "connect")
     state = status(stack.env["KAFKA_CONNECT_URL"], "todos-postgres")
     assert state is not None
@@ -39,7 +39,7 @@ def test_the_connector_and_its_task_are_running(stack: TestStack) -> None:
 
 
 def test_insert_update_delete_arrive_as_c_u_d_keyed_by_the_plain_id(
-    stack: TestStack,
+    stack: IsolatedStack,
     app_db: psycopg.Connection[Any],
     topic_reader: Callable[[str], Collect],
 ) -> None:
@@ -64,7 +64,7 @@ def test_insert_update_delete_arrive_as_c_u_d_keyed_by_the_plain_id(
 
 
 def test_a_row_that_existed_before_the_connector_arrives_as_snapshot_r(
-    stack: TestStack,
+    stack: IsolatedStack,
     app_db: psycopg.Connection[Any],
     superuser_db: psycopg.Connection[Any],
     topic_reader: Callable[[str], Collect],
@@ -117,7 +117,7 @@ def test_a_row_that_existed_before_the_connector_arrives_as_snapshot_r(
 
 
 def test_the_replication_slot_moves_on_while_only_uncaptured_tables_change(
-    stack: TestStack, superuser_db: psycopg.Connection[Any]
+    stack: IsolatedStack, superuser_db: psycopg.Connection[Any]
 ) -> None:
     """The heartbeat's logical message lets Debezium confirm WAL it has no event for."""
     needs(stack, "postgres", "kafka", "connect")

@@ -9,11 +9,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from compose import postgres
-from compose.testing import TestStack
+from compose.launcher import IsolatedStack
 from tests.integration.conftest import needs
 
 
-async def test_a_document_is_inserted_updated_found_and_deleted(stack: TestStack) -> None:
+async def test_a_document_is_inserted_updated_found_and_deleted(stack: IsolatedStack) -> None:
     needs(stack, "ferretdb")
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         stack.env["MONGO_URL"], serverSelectionTimeoutMS=10_000
@@ -32,7 +32,7 @@ async def test_a_document_is_inserted_updated_found_and_deleted(stack: TestStack
         await client.close()
 
 
-async def test_every_collection_table_gets_a_gin_index_on_id(stack: TestStack) -> None:
+async def test_every_collection_table_gets_a_gin_index_on_id(stack: IsolatedStack) -> None:
     needs(stack, "ferretdb")
     if stack.settings.values["FERRETDB_BACKEND"] == "sqlite":
         pytest.skip("the index is for FerretDB's PostgreSQL backend")

@@ -7,13 +7,13 @@ import uuid
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from compose.testing import TestStack
+from compose.launcher import IsolatedStack
 from contracts.topics import PARTITIONED as TOPICS
 from tests.integration.conftest import needs
 from tests.support.polling import wait_for
 
 
-def test_project_topics_exist_with_topic_partitions_partitions(stack: TestStack) -> None:
+def test_project_topics_exist_with_topic_partitions_partitions(stack: IsolatedStack) -> None:
     needs(stack, "kafka")
     admin = AdminClient({"bootstrap.servers": stack.env["KAFKA_BROKER_URL"]})
     topics = admin.list_topics(timeout=10).topics
@@ -22,7 +22,7 @@ def test_project_topics_exist_with_topic_partitions_partitions(stack: TestStack)
         assert len(topics[name].partitions) == int(stack.env["TOPIC_PARTITIONS"]), name
 
 
-def test_a_produced_message_is_consumed_by_a_consumer_group(stack: TestStack) -> None:
+def test_a_produced_message_is_consumed_by_a_consumer_group(stack: IsolatedStack) -> None:
     needs(stack, "kafka")
     broker = stack.env["KAFKA_BROKER_URL"]
     topic = f"smoke.kafka.{uuid.uuid4().hex}"

@@ -6,21 +6,21 @@ import signal
 
 import pytest
 
+from compose.launcher import IsolatedStack
 from compose.readiness import mongo_ping
-from compose.testing import TestStack
 from tests.integration.conftest import needs
 from tests.support.polling import wait_for
 
 
-def test_every_selected_service_is_running_and_ready(stack: TestStack) -> None:
-    rows = stack.stack.status()
+def test_every_selected_service_is_running_and_ready(stack: IsolatedStack) -> None:
+    rows = stack.status()
     for row in rows:
         if row.service in stack.services:
             assert (row.state, row.ready) == ("RUNNING", True), row
 
 
 @pytest.mark.disruptive
-def test_a_killed_process_is_restarted_by_the_supervisor(stack: TestStack) -> None:
+def test_a_killed_process_is_restarted_by_the_supervisor(stack: IsolatedStack) -> None:
     needs(stack, "ferretdb")
     old_pid = stack.kill("ferretdb", signal.SIGKILL)
 

@@ -1,7 +1,8 @@
 """compose/docker-compose.yml agrees with the native stack, checked statically (no Docker engine).
 
-Ports, variable names and defaults come from the README's shared contracts; image versions come
-from compose/.env; the connector registration one-shot runs here against a stub Kafka Connect.
+Ports, variable names and defaults come from contracts.environment, topic names from
+contracts.topics; image versions come from compose/.env; the connector registration one-shot runs
+here against a stub Kafka Connect.
 """
 
 from __future__ import annotations
@@ -23,16 +24,21 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from compose.settings import STACK_VARIABLES
+from contracts import topics as contract_topics
+from contracts.environment import DEFAULTS
+
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_FILE = COMPOSE_DIR / ".env"
-README = ROOT / "README.md"
-
-TOPICS = ("todos", "postgres.public.todos", "todos.dlq", "postgres.public.todos.dlq")
+TOPICS = contract_topics.PARTITIONED
+# The variable names every process may be given: the shared ones and the per-stack ones.
+CONTRACT = set(DEFAULTS) | set(STACK_VARIABLES)
+PASSWORDS = ("POSTGRES_PASSWORD", "DEBEZIUM_PG_PASSWORD")
 ONE_SHOTS = {"topics", "migrate", "register-connector"}
 APP_SERVICES = {"cud_api", "streams", "migrate"}
-# Not in the README table, but part of how the app is started in a container.
+# Not shared contract variables, but part of how the app is started in a container.
 APP_EXTRA_VARIABLES = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOWED_HOSTS"}
 # What each app service must be given: the default (localhost, a generated key) is wrong there.
 REQUIRED_APP_VARIABLES = {
@@ -177,52 +183,6 @@ def published_ports(service: Mapping[str, Any]) -> list[tuple[int, int]]:
 # --- the native stack's contracts ------------------------------------------------------------
 
 
-def readme_contract() -> dict[str, str | None]:
-    """Variable -> default from the README's environment table (None: no literal default)."""
-    text = README.read_text()
-    start = text.index("### Environment")
-    table: dict[str, str | None] = {}
-    for line in text[start:].splitlines()[1:]:
-        if line.startswith("###"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) < 2 or not cells[0].startswith("`"):
-            continue
-        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
-        defaults = re.findall(r"`([^`]*)`", cells[1])
-        for index, name in enumerate(names):
-            table[name] = defaults[index] if len(defaults) == len(names) else None
-    return table
-
-
-def native_defaults() -> dict[str, str | None]:
-    """The native stack's defaults: the launcher's settings module if it has them, else the README.
-
-    The launcher (compose/settings.py) is the code that runs; the README is the contract it
-    implements. Where both exist they must agree (tested below), so either one is the reference.
-    """
-    defaults = readme_contract()
-    defaults.update(launcher_defaults())
-    return defaults
-
-
-def launcher_defaults() -> dict[str, str]:
-    """Defaults exposed by compose/settings.py, if it exists and exposes a DEFAULTS mapping."""
-    if not (COMPOSE_DIR / "settings.py").exists():
-        return {}
-    sys.path.insert(0, str(ROOT))
-    try:
-        import compose.settings as launcher  # optional: written in parallel
-    except Exception:  # pragma: no cover - the launcher failing to import is its own test's job
-        return {}
-    finally:
-        sys.path.remove(str(ROOT))
-    found = getattr(launcher, "DEFAULTS", None)
-    if not isinstance(found, Mapping):
-        return {}
-    return {str(key): str(value) for key, value in found.items()}
-
-
 def port_of(url: str) -> int:
     """The port of `host:port` or `scheme://host:port`."""
     port = urlsplit(url if "://" in url else f"//{url}").port
@@ -232,9 +192,7 @@ def port_of(url: str) -> int:
 
 def default(name: str) -> str:
     """The native default of a contract variable."""
-    value = native_defaults().get(name)
-    assert value is not None, f"{name} has no literal default in the README contracts table"
-    return value
+    return DEFAULTS[name]
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -340,18 +298,12 @@ def test_kafka_and_debezium_versions_match_the_native_poms() -> None:
         "KAFKA_VERSION": (COMPOSE_DIR / "kafka" / "pom.xml", "kafka.version"),
         "DEBEZIUM_VERSION": (COMPOSE_DIR / "kafka" / "debezium" / "pom.xml", "debezium.version"),
     }
-    checked = 0
     for variable, (pom, property_name) in poms.items():
-        if not pom.exists():
-            continue
         match = re.search(rf"<{re.escape(property_name)}>([^<]+)</", pom.read_text())
         assert match, f"{pom} has no <{property_name}>"
         assert env[variable] == match.group(1), (
             f"{variable}={env[variable]}, {pom.name}: {match[1]}"
         )
-        checked += 1
-    if not checked:
-        pytest.skip("the native launcher's poms are not there yet")
 
 
 def test_env_file_holds_versions_not_secrets() -> None:
@@ -360,16 +312,6 @@ def test_env_file_holds_versions_not_secrets() -> None:
 
 
 # --- ports -----------------------------------------------------------------------------------
-
-
-def test_the_launcher_and_the_readme_share_the_defaults() -> None:
-    launcher = launcher_defaults()
-    if not launcher:
-        pytest.skip("compose/settings.py has no DEFAULTS yet")
-    readme = readme_contract()
-    for name, value in launcher.items():
-        if value and readme.get(name) is not None:
-            assert readme[name] == value, f"{name}: README {readme[name]!r}, launcher {value!r}"
 
 
 def test_published_ports_are_the_native_defaults(services: dict[str, Any]) -> None:
@@ -441,10 +383,9 @@ def test_kafka_serves_containers_and_the_host_on_separate_listeners(
 
 
 def test_app_services_use_exactly_the_contract_variable_names(services: dict[str, Any]) -> None:
-    contract = set(readme_contract())
     for name in APP_SERVICES:
         names = set(environment(services[name]))
-        unknown = names - contract - APP_EXTRA_VARIABLES
+        unknown = names - CONTRACT - APP_EXTRA_VARIABLES
         assert not unknown, f"{name}: not contract names: {sorted(unknown)}"
         missing = REQUIRED_APP_VARIABLES[name] - names
         assert not missing, f"{name}: missing {sorted(missing)}"
@@ -471,6 +412,30 @@ def test_credentials_and_settings_default_to_the_native_values(services: dict[st
     assert seen >= len(shared)
 
 
+def test_every_default_in_the_compose_file_is_the_contracts_default() -> None:
+    # docker compose cannot import contracts/environment.py, so the file keeps `${VAR:-default}`:
+    # each one must be the contracts' default, and each password is written once (an anchor).
+    text = COMPOSE_FILE.read_text()
+    written: dict[str, int] = {}
+    for match in INTERPOLATION.finditer(text):
+        name, operator, argument = match.group(1), match.group(2), match.group(3)
+        if name in DEFAULTS and operator in (":-", "-"):
+            assert argument == DEFAULTS[name], (
+                f"${{{name}:-{argument}}}: contracts say {DEFAULTS[name]!r}"
+            )
+            written[name] = written.get(name, 0) + 1
+    for password in PASSWORDS:
+        assert written.get(password) == 1, (
+            f"{password}'s default is written {written.get(password)} times"
+        )
+        assert text.count(DEFAULTS[password]) == 1, password
+    init_scripts = "".join(p.read_text() for p in (COMPOSE_DIR / "postgres-init").glob("*.sh"))
+    for password in PASSWORDS:
+        assert DEFAULTS[password] not in init_scripts, (
+            f"an init script repeats {password}'s default"
+        )
+
+
 def test_containers_address_each_other_by_service_name(services: dict[str, Any]) -> None:
     for name in ("cud_api", "streams", "migrate", "connect"):
         env = environment(services[name])
@@ -483,17 +448,14 @@ def test_containers_address_each_other_by_service_name(services: dict[str, Any])
 
 
 def test_every_service_variable_the_app_code_reads_is_provided(services: dict[str, Any]) -> None:
-    scanned = 0
     for package, service_names in PACKAGE_SERVICES.items():
-        sources = sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+        sources = sorted((ROOT / package).rglob("*.py"))
+        assert sources, f"no code in {package}/ to scan"
         read = {m for path in sources for m in SERVICE_VARIABLES.findall(path.read_text())}
         read -= SET_BY_COMMAND_LINE
         for name in service_names:
             missing = read - set(environment(services[name]))
             assert not missing, f"{package} reads {sorted(missing)}, not set for {name}"
-        scanned += len(sources)
-    if not scanned:
-        pytest.skip("no application code to scan yet")
 
 
 # --- Kafka Connect and Debezium --------------------------------------------------------------
@@ -529,8 +491,6 @@ def test_connect_resolves_every_placeholder_of_the_connector(services: dict[str,
     for variable in ("POSTGRES_PORT", "POSTGRES_DB", "DEBEZIUM_PG_USER", "DEBEZIUM_PG_PASSWORD"):
         assert variable in env, variable
     path = connector_file(services)
-    if not path.is_file():
-        pytest.skip("debezium/connector.json is not there yet")
     document = json.loads(path.read_text())
     config = document.get("config", document)
     placeholders = set(re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text()))
@@ -543,15 +503,37 @@ def test_connect_resolves_every_placeholder_of_the_connector(services: dict[str,
         assert f"{prefix}.public.todos" in TOPICS
 
 
-def test_topics_one_shot_creates_the_contract_topics(services: dict[str, Any]) -> None:
+def test_topics_one_shot_creates_the_contract_topics_with_the_launchers_code(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import compose.topics
+
     topics = services["topics"]
-    script = " ".join(command_words(topics))
+    assert command_words(topics) == ["python", "-m", "compose.topics"]
+    assert "build" in topics, "the topics one-shot runs the project's own image"
+    env = environment(topics)
+    assert env["KAFKA_BROKER_URL"] == "kafka:9092"
+    assert env["TOPIC_PARTITIONS"] == default("TOPIC_PARTITIONS")
+
+    # Run the one-shot's entry point with its environment, the broker call replaced.
+    asked: list[Any] = []
+    monkeypatch.setattr(compose.topics, "ensure_topics", asked.append)
+    for name in DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert compose.topics.main() == 0
+    (settings,) = asked
+    assert settings.values["KAFKA_BROKER_URL"] == "kafka:9092"
+    assert set(compose.topics.wanted(settings)) >= set(TOPICS)
+    printed = capsys.readouterr().out
     for topic in TOPICS:
-        assert re.search(rf"(^|\s){re.escape(topic)}(\s|;|$)", script), topic
-    assert "--if-not-exists" in script
-    assert '--partitions "$TOPIC_PARTITIONS"' in script
-    assert environment(topics)["TOPIC_PARTITIONS"] == default("TOPIC_PARTITIONS")
-    assert "--bootstrap-server kafka:9092" in script
+        assert f"{topic}: {env['TOPIC_PARTITIONS']} partition(s)" in printed, topic
+
+    # Nothing in the compose file names a topic: the one-shot takes them from contracts.topics.
+    text = COMPOSE_FILE.read_text()
+    for topic in (*TOPICS, contract_topics.DEBEZIUM_HEARTBEAT):
+        assert not re.search(rf"(^|[\s'\"]){re.escape(topic)}([\s'\";|]|$)", text), topic
 
 
 def test_postgres_allows_logical_decoding_and_creates_the_debezium_role(
@@ -589,7 +571,7 @@ def test_app_services_share_one_image_built_from_the_repository(services: dict[s
         for name, service in services.items()
         if "build" in service
     }
-    assert set(builds) == APP_SERVICES | {"register-connector"}
+    assert set(builds) == APP_SERVICES | {"register-connector", "topics"}
     assert len(set(builds.values())) == 1, builds
     build = services["cud_api"]["build"]
     context = (COMPOSE_DIR / build["context"]).resolve()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from compose.launcher import PORT_COUNT, free_ports, isolated_env
 from compose.readiness import port_in_use
 from compose.settings import Settings
 from compose.stack import PortTakenError, Stack, port_conflict_message
-from compose.testing import free_ports, isolated_env
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_a_listening_port_is_in_use(listener: int) -> None:
 
 
 def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path, listener: int) -> None:
-    env = isolated_env(tmp_path / "state", free_ports(7))
+    env = isolated_env(tmp_path / "state", free_ports(PORT_COUNT))
     env["MONGO_URL"] = f"mongodb://127.0.0.1:{listener}"
     stack = Stack(Settings.from_env(env))
     with pytest.raises(PortTakenError, match=f"port {listener}.*MONGO_URL"):
@@ -41,5 +41,5 @@ def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path, listen
 
 
 def test_free_ports_are_distinct() -> None:
-    ports = free_ports(7)
-    assert len(set(ports)) == 7
+    ports = free_ports(PORT_COUNT)
+    assert len(set(ports)) == PORT_COUNT
