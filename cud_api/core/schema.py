@@ -39,3 +39,16 @@ class PydanticBodyExtension(PydanticExtension):
             )
             auto_schema.registry.register_on_missing(component)
         return schema
+
+
+def request_bodies_required(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Mark every request body required: a missing body is read as `{}` and refused.
+
+    drf-spectacular derives `required` from required properties, which a PATCH body has none
+    of (it needs any one, `minProperties: 1`).
+    """
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result
