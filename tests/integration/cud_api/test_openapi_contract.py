@@ -55,6 +55,7 @@ def test_write_api_keeps_its_openapi_contract(api: Api, tmp_path: Path) -> None:
         command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, cwd=tmp_path
     )
     report = run.stdout + run.stderr
+    print(report[report.find("SUMMARY") :])  # shown with -s or -rP: cases generated, seed
     assert run.returncode == 0, report
     # The run reached every operation and sent requests (not an empty or refused document).
     assert "8 selected / 8 total" in report, report
