@@ -7,31 +7,38 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.paginator import EmptyPage, Paginator
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TODO_ID_MAX, TODO_ID_MIN
-from cud_api.core import schema as _schema  # noqa: F401  (registers the pydantic extension)
+from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
 from cud_api.core.responses import success_body
 from cud_api.todos.idempotency import (
-    MAX_KEY_LENGTH,
+    IDEMPOTENCY_HEADER,
     StoredResponse,
     idempotency_key_validate,
     idempotent_call,
     request_fingerprint,
 )
 from cud_api.todos.inputs import TodoPatch, TodoWrite, todo_input_validate
-from cud_api.todos.models import CommandOperation, Todo, TodoCommand
+from cud_api.todos.models import CommandOperation, TodoCommand
+from cud_api.todos.openapi import (
+    ACCEPTED_SCHEMA,
+    BODY_ERRORS,
+    COMMAND_ID_PARAMETER,
+    ERROR_SCHEMA,
+    IDEMPOTENCY_KEY_PARAMETER,
+    LIST_PARAMETERS,
+    NEXT_LINK_HEADER,
+    TODO_ID_PARAMETER,
+    TODO_PAGE_SCHEMA,
+    UNAVAILABLE,
+    WRITE_ERRORS,
+    envelope_schema,
+)
+from cud_api.todos.outputs import CommandStatusOutputSerializer, TodoOutputSerializer
 from cud_api.todos.paging import ListQuery, list_query_parse
 from cud_api.todos.selectors import todo_command_get, todo_get, todo_list
 from cud_api.todos.services import (
@@ -40,134 +47,6 @@ from cud_api.todos.services import (
     todo_create_receipt,
     todo_delete,
     todo_update,
-)
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-class TodoOutputSerializer(serializers.ModelSerializer[Todo]):
-    """A todo as stored in PostgreSQL."""
-
-    class Meta:
-        model = Todo
-        fields = ("id", "title", "description", "completed", "created_at", "updated_at", "version")
-        # Output only: read-only fields are `required` in the response schema, as they are.
-        read_only_fields = fields
-
-
-class CommandStatusOutputSerializer(serializers.Serializer[Any]):
-    """A command's outcome: pending until the command agent records it."""
-
-    command_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "applied", "rejected"])
-    todo_id = serializers.IntegerField(allow_null=True)
-    operation = serializers.CharField(allow_null=True)
-    reason = serializers.CharField(allow_null=True)
-    applied_at = serializers.DateTimeField(allow_null=True)
-
-
-def _envelope_schema(name: str, data: serializers.Field | serializers.BaseSerializer) -> Any:
-    return inline_serializer(
-        name=name,
-        fields={
-            "status": serializers.CharField(),
-            "status_code": serializers.IntegerField(),
-            "data": data,
-            "message": serializers.CharField(),
-        },
-    )
-
-
-ERROR_SCHEMA = inline_serializer(
-    name="ErrorEnvelope",
-    fields={
-        "status": serializers.CharField(default="error"),
-        "status_code": serializers.IntegerField(),
-        "errors": serializers.DictField(child=serializers.ListField()),
-        "message": serializers.CharField(),
-    },
-)
-ACCEPTED_SCHEMA = _envelope_schema(
-    "AcceptedEnvelope",
-    inline_serializer(
-        name="QueuedCommand",
-        fields={"id": serializers.IntegerField(), "command_id": serializers.UUIDField()},
-    ),
-)
-BODY_ERRORS = {
-    400: OpenApiResponse(ERROR_SCHEMA, "Malformed JSON or invalid fields."),
-    413: OpenApiResponse(ERROR_SCHEMA, "Body over 64 KiB."),
-    415: OpenApiResponse(ERROR_SCHEMA, "Body is not application/json."),
-}
-UNAVAILABLE = {
-    503: OpenApiResponse(ERROR_SCHEMA, "Kafka or PostgreSQL unavailable; retry after Retry-After."),
-}
-WRITE_ERRORS = {
-    **BODY_ERRORS,
-    404: OpenApiResponse(ERROR_SCHEMA, "No such todo id."),
-    **UNAVAILABLE,
-}
-TODO_ID_PARAMETER = OpenApiParameter(
-    "todo_id",
-    {"type": "integer", "format": "int64", "minimum": TODO_ID_MIN, "maximum": TODO_ID_MAX},
-    OpenApiParameter.PATH,
-    description="A todo id; anything else is a 404.",
-)
-_SIZE = {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX}
-LIST_PARAMETERS = [
-    OpenApiParameter(
-        "limit",
-        {**_SIZE, "default": LIST_LIMIT_DEFAULT},
-        description=f"Todos per page, 1 to {LIST_LIMIT_MAX}.",
-    ),
-    OpenApiParameter(
-        "after",
-        {"type": "integer", "format": "int64", "minimum": 0, "maximum": TODO_ID_MAX},
-        description="Only todos with a larger id: the previous page's last (0: the start).",
-    ),
-    OpenApiParameter("completed", {"type": "boolean"}, description="Only todos in this state."),
-    OpenApiParameter(
-        "page_size",
-        _SIZE,
-        description="Older name of `limit`, kept for compatibility; `limit` wins if both are sent.",
-    ),
-    OpenApiParameter(
-        "page",
-        {"type": "integer", "minimum": 1},
-        description=(
-            "Compatibility: numbered pages (from 1) instead of `after`; the answer then also has "
-            "`count` and `previous`. A page past the last is a 404."
-        ),
-    ),
-]
-NEXT_LINK_HEADER = OpenApiParameter(
-    "Link",
-    str,
-    OpenApiParameter.HEADER,
-    response=[200],
-    description='`<url>; rel="next"` while more todos remain (the same URL as `data.next`).',
-)
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
-    OpenApiParameter.HEADER,
-    description="Same key within 24 h: the first response again, no second command.",
-)
-TODO_PAGE_SCHEMA = _envelope_schema(
-    "TodoPageEnvelope",
-    inline_serializer(
-        name="TodoPage",
-        fields={
-            "results": TodoOutputSerializer(many=True),
-            "next": serializers.URLField(
-                allow_null=True, help_text="The next page, or null on the last."
-            ),
-            "count": serializers.IntegerField(required=False, help_text="With `page` only."),
-            "previous": serializers.URLField(
-                allow_null=True, required=False, help_text="With `page` only."
-            ),
-        },
-    ),
 )
 
 
@@ -326,7 +205,7 @@ class TodoDetailApi(APIView):
         operation_id="todos_retrieve",
         parameters=[TODO_ID_PARAMETER],
         responses={
-            200: _envelope_schema("TodoEnvelope", TodoOutputSerializer()),
+            200: envelope_schema("TodoEnvelope", TodoOutputSerializer()),
             404: OpenApiResponse(ERROR_SCHEMA, "Not stored (yet)."),
             **UNAVAILABLE,
         },
@@ -405,10 +284,10 @@ class CommandStatusApi(APIView):
     @extend_schema(
         operation_id="commands_retrieve",
         parameters=[
-            OpenApiParameter("command_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            COMMAND_ID_PARAMETER,
         ],
         responses={
-            200: _envelope_schema("CommandStatusEnvelope", CommandStatusOutputSerializer()),
+            200: envelope_schema("CommandStatusEnvelope", CommandStatusOutputSerializer()),
             404: OpenApiResponse(ERROR_SCHEMA, "Not a UUID."),
             **UNAVAILABLE,
         },
