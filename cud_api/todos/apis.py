@@ -3,33 +3,43 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
-from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from django.core.paginator import EmptyPage, Paginator
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contracts.limits import TITLE_MAX_LENGTH, TODO_ID_MAX, TODO_ID_MIN
+from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
 from cud_api.core.responses import success_body
 from cud_api.todos.idempotency import (
+    IDEMPOTENCY_HEADER,
     StoredResponse,
     idempotency_key_validate,
     idempotent_call,
     request_fingerprint,
 )
-from cud_api.todos.models import CommandOperation, Todo, TodoCommand
+from cud_api.todos.inputs import TodoPatch, TodoWrite, todo_input_validate
+from cud_api.todos.models import CommandOperation, TodoCommand
+from cud_api.todos.openapi import (
+    ACCEPTED_SCHEMA,
+    BODY_ERRORS,
+    COMMAND_ID_PARAMETER,
+    ERROR_SCHEMA,
+    IDEMPOTENCY_KEY_PARAMETER,
+    LIST_PARAMETERS,
+    NEXT_LINK_HEADER,
+    TODO_ID_PARAMETER,
+    TODO_PAGE_SCHEMA,
+    UNAVAILABLE,
+    WRITE_ERRORS,
+    envelope_schema,
+)
+from cud_api.todos.outputs import CommandStatusOutputSerializer, TodoOutputSerializer
+from cud_api.todos.paging import ListQuery, list_query_parse
 from cud_api.todos.selectors import todo_command_get, todo_get, todo_list
 from cud_api.todos.services import (
     CommandReceipt,
@@ -38,128 +48,45 @@ from cud_api.todos.services import (
     todo_delete,
     todo_update,
 )
-from cud_api.todos.validation import todo_input_validate
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses non-strings instead of converting numbers to text."""
-
-    default_error_messages = {"invalid": "Must be a string."}
-
-    def to_internal_value(self, data: Any) -> str:
-        """Accept only JSON strings."""
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+def _page_url(request: Request, **changes: int | None) -> str:
+    """This request's URL with some query parameters replaced (None: removed)."""
+    query = request.query_params.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = str(value)
+    return request.build_absolute_uri(request.path) + "?" + urlencode(sorted(query.items()))
 
 
-class StrictBooleanField(serializers.BooleanField):
-    """A BooleanField that accepts only JSON true/false, not "yes", 1 or "true"."""
-
-    default_error_messages = {"invalid": "Must be a boolean (true or false)."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        """Accept only JSON booleans."""
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class TodoInputSerializer(serializers.Serializer[dict[str, Any]]):
-    """A todo write: title required (PATCH: any non-empty subset), nothing unknown."""
-
-    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
-    description = StrictCharField(
-        required=False, allow_blank=True, trim_whitespace=False, default=""
-    )
-    completed = StrictBooleanField(required=False, default=False)
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        """Validate the fields, and refuse any field the API does not know."""
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        unknown_errors = {name: ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except ValidationError as exc:
-            if unknown_errors and isinstance(exc.detail, dict):
-                raise ValidationError({**exc.detail, **unknown_errors}) from exc
-            raise
-        if unknown_errors:
-            raise ValidationError(unknown_errors)
-        if self.partial and not value:
-            raise ValidationError(
-                {"non_field_errors": ["Send at least one of: title, description, completed."]}
-            )
-        return dict(value)
-
-
-class TodoOutputSerializer(serializers.ModelSerializer[Todo]):
-    """A todo as stored in PostgreSQL."""
-
-    class Meta:
-        model = Todo
-        fields = ("id", "title", "description", "completed", "created_at", "updated_at", "version")
-
-
-class CommandStatusOutputSerializer(serializers.Serializer[Any]):
-    """A command's outcome: pending until the command agent records it."""
-
-    command_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "applied", "rejected"])
-    todo_id = serializers.IntegerField(allow_null=True)
-    operation = serializers.CharField(allow_null=True)
-    reason = serializers.CharField(allow_null=True)
-    applied_at = serializers.DateTimeField(allow_null=True)
-
-
-def _envelope_schema(name: str, data: serializers.Field | serializers.BaseSerializer) -> Any:
-    return inline_serializer(
-        name=name,
-        fields={
-            "status": serializers.CharField(),
-            "status_code": serializers.IntegerField(),
-            "data": data,
-            "message": serializers.CharField(),
-        },
-    )
-
-
-ERROR_SCHEMA = inline_serializer(
-    name="ErrorEnvelope",
-    fields={
-        "status": serializers.CharField(default="error"),
-        "status_code": serializers.IntegerField(),
-        "errors": serializers.DictField(child=serializers.ListField()),
-        "message": serializers.CharField(),
-    },
-)
-ACCEPTED_SCHEMA = _envelope_schema(
-    "AcceptedEnvelope",
-    inline_serializer(
-        name="QueuedCommand",
-        fields={"id": serializers.IntegerField(), "command_id": serializers.UUIDField()},
-    ),
-)
-WRITE_ERRORS = {
-    400: OpenApiResponse(ERROR_SCHEMA, "Malformed JSON or invalid fields."),
-    404: OpenApiResponse(ERROR_SCHEMA, "No such todo id."),
-    413: OpenApiResponse(ERROR_SCHEMA, "Body over 64 KiB."),
-    415: OpenApiResponse(ERROR_SCHEMA, "Body is not application/json."),
-    503: OpenApiResponse(ERROR_SCHEMA, "Kafka or PostgreSQL unavailable; retry after Retry-After."),
-}
-TODO_ID_PARAMETER = OpenApiParameter(
-    "todo_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="A todo id (positive)."
-)
-
-
-class TodoPagination(PageNumberPagination):
-    """Page-number pagination, 50 per page unless `page_size` asks for up to 500."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+def _todo_page(request: Request, query: ListQuery) -> tuple[dict[str, Any], str | None]:
+    """The list's `data` and its next URL: a keyset page, or a numbered one with `page`."""
+    todos = todo_list(completed=query.completed, after=query.after)
+    if query.page is None:
+        rows = list(todos[: query.limit + 1])
+        next_url = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            next_url = _page_url(request, after=rows[-1].id, limit=query.limit, page_size=None)
+        return {"results": TodoOutputSerializer(rows, many=True).data, "next": next_url}, next_url
+    paginator = Paginator(todos, query.limit)
+    try:
+        page = paginator.page(query.page)
+    except EmptyPage as exc:
+        raise NotFoundError(
+            f"Page {query.page} is past the last page ({paginator.num_pages}).",
+            {"page": ["Past the last page."]},
+        ) from exc
+    next_url = _page_url(request, page=query.page + 1) if page.has_next() else None
+    previous_url = _page_url(request, page=query.page - 1) if page.has_previous() else None
+    data = {
+        "count": paginator.count,
+        "next": next_url,
+        "previous": previous_url,
+        "results": TodoOutputSerializer(list(page.object_list), many=True).data,
+    }
+    return data, next_url
 
 
 def _accepted(receipt: CommandReceipt) -> StoredResponse:
@@ -205,8 +132,21 @@ def _parse_todo_id(raw: str) -> int:
     )
 
 
+def _parse_command_id(raw: str) -> uuid.UUID:
+    """Turn a URL segment into a command id: a UUID in its 8-4-4-4-12 form, else a 404."""
+    try:
+        parsed = uuid.UUID(raw)
+    except ValueError:
+        parsed = None
+    # uuid.UUID also reads braces, a `urn:uuid:` prefix and bare hex; format `uuid` does not.
+    if parsed is None or str(parsed) != raw.lower():
+        raise NotFoundError(
+            f"No command {raw!r}: command ids are UUIDs.", {"command_id": ["Must be a UUID."]}
+        )
+    return parsed
+
+
 def _validated(request: Request, *, partial: bool = False) -> dict[str, Any]:
-    # Same rules and messages as TodoInputSerializer, without building one per request.
     return todo_input_validate(request.data, partial=partial)
 
 
@@ -215,55 +155,32 @@ class TodoListCreateApi(APIView):
 
     @extend_schema(
         operation_id="todos_list",
-        parameters=[
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter("page_size", int, description="Todos per page (max 500)."),
-        ],
+        parameters=[*LIST_PARAMETERS, NEXT_LINK_HEADER],
         responses={
-            200: _envelope_schema(
-                "TodoPageEnvelope",
-                inline_serializer(
-                    name="TodoPage",
-                    fields={
-                        "count": serializers.IntegerField(),
-                        "next": serializers.URLField(allow_null=True),
-                        "previous": serializers.URLField(allow_null=True),
-                        "results": TodoOutputSerializer(many=True),
-                    },
-                ),
-            ),
-            404: OpenApiResponse(ERROR_SCHEMA, "Page out of range."),
+            200: TODO_PAGE_SCHEMA,
+            400: OpenApiResponse(ERROR_SCHEMA, "A query parameter out of its bounds."),
+            404: OpenApiResponse(ERROR_SCHEMA, "`page` past the last page."),
+            **UNAVAILABLE,
         },
     )
     def get(self, request: Request) -> Response:
-        """List todos, ordered by id, a page at a time."""
-        paginator = TodoPagination()
-        page = paginator.paginate_queryset(todo_list(), request, view=self)
-        assert page is not None and paginator.page is not None
-        data = {
-            "count": paginator.page.paginator.count,
-            "next": paginator.get_next_link(),
-            "previous": paginator.get_previous_link(),
-            "results": TodoOutputSerializer(page, many=True).data,
-        }
-        return Response(success_body(status_code=200, data=data, message="Todos retrieved"))
+        """List todos by ascending id, `limit` at a time after `after` (or by `page`)."""
+        data, next_url = _todo_page(request, list_query_parse(request.query_params))
+        headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
+        return Response(
+            success_body(status_code=200, data=data, message="Todos retrieved"), headers=headers
+        )
 
     @extend_schema(
         operation_id="todos_create",
-        request=TodoInputSerializer,
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                description="Same key within 24 h: the first response again, no second command.",
-            )
-        ],
+        request=TodoWrite,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             202: ACCEPTED_SCHEMA,
             409: OpenApiResponse(ERROR_SCHEMA, "Same key still in flight."),
             422: OpenApiResponse(ERROR_SCHEMA, "Key reused with another body."),
-            **WRITE_ERRORS,
+            **BODY_ERRORS,
+            **UNAVAILABLE,
         },
     )
     def post(self, request: Request) -> Response:
@@ -288,8 +205,9 @@ class TodoDetailApi(APIView):
         operation_id="todos_retrieve",
         parameters=[TODO_ID_PARAMETER],
         responses={
-            200: _envelope_schema("TodoEnvelope", TodoOutputSerializer()),
+            200: envelope_schema("TodoEnvelope", TodoOutputSerializer()),
             404: OpenApiResponse(ERROR_SCHEMA, "Not stored (yet)."),
+            **UNAVAILABLE,
         },
     )
     def get(self, request: Request, todo_id: str) -> Response:
@@ -307,7 +225,7 @@ class TodoDetailApi(APIView):
     @extend_schema(
         operation_id="todos_replace",
         parameters=[TODO_ID_PARAMETER],
-        request=TodoInputSerializer,
+        request=TodoWrite,
         responses={202: ACCEPTED_SCHEMA, **WRITE_ERRORS},
     )
     def put(self, request: Request, todo_id: str) -> Response:
@@ -319,7 +237,7 @@ class TodoDetailApi(APIView):
     @extend_schema(
         operation_id="todos_partial_update",
         parameters=[TODO_ID_PARAMETER],
-        request=TodoInputSerializer(partial=True),
+        request=TodoPatch,
         responses={202: ACCEPTED_SCHEMA, **WRITE_ERRORS},
     )
     def patch(self, request: Request, todo_id: str) -> Response:
@@ -366,22 +284,17 @@ class CommandStatusApi(APIView):
     @extend_schema(
         operation_id="commands_retrieve",
         parameters=[
-            OpenApiParameter("command_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            COMMAND_ID_PARAMETER,
         ],
         responses={
-            200: _envelope_schema("CommandStatusEnvelope", CommandStatusOutputSerializer()),
+            200: envelope_schema("CommandStatusEnvelope", CommandStatusOutputSerializer()),
             404: OpenApiResponse(ERROR_SCHEMA, "Not a UUID."),
+            **UNAVAILABLE,
         },
     )
     def get(self, request: Request, command_id: str) -> Response:
         """Return the command's outcome as recorded by the command agent."""
-        try:
-            parsed = uuid.UUID(command_id)
-        except ValueError as exc:
-            raise NotFoundError(
-                f"No command {command_id!r}: command ids are UUIDs.",
-                {"command_id": ["Must be a UUID."]},
-            ) from exc
+        parsed = _parse_command_id(command_id)
         status = _command_status(parsed, todo_command_get(command_id=parsed))
         data = CommandStatusOutputSerializer(status).data
         return Response(

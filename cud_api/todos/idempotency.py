@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,11 @@ from cud_api.todos.models import IdempotencyKey
 
 logger = logging.getLogger(__name__)
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# 1 to MAX_KEY_LENGTH visible ASCII characters (as published in the OpenAPI document).
+KEY_PATTERN = "^[!-~]+$"
+_KEY = re.compile(KEY_PATTERN)
 # Every this many stored keys, a process deletes the expired ones.
 _PURGE_EVERY = 1000
 _counter = itertools.count(1)
@@ -58,7 +63,7 @@ def _envelope_ordered(body: dict[str, Any]) -> dict[str, Any]:
 
 def idempotency_key_validate(key: str) -> str:
     """Check a client's Idempotency-Key: 1-255 visible ASCII characters."""
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
+    if len(key) > MAX_KEY_LENGTH or _KEY.fullmatch(key) is None:
         raise ApplicationError(
             "Invalid Idempotency-Key header.",
             {"Idempotency-Key": [f"Must be 1-{MAX_KEY_LENGTH} visible ASCII characters."]},

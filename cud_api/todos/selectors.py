@@ -13,9 +13,14 @@ from cud_api.todos.models import Todo, TodoCommand
 # bigint: larger ids cannot exist, and PostgreSQL would reject them in a comparison.
 
 
-def todo_list() -> QuerySet[Todo]:
-    """Return all todos ordered by id."""
-    return Todo.objects.order_by("id")
+def todo_list(*, completed: bool | None = None, after: int | None = None) -> QuerySet[Todo]:
+    """Return the todos ordered by id, those with an id above `after` and this state if given."""
+    todos = Todo.objects.order_by("id")
+    if completed is not None:
+        todos = todos.filter(completed=completed)
+    if after is not None:
+        todos = todos.filter(id__gt=after)
+    return todos
 
 
 def todo_get(*, todo_id: int) -> Todo | None:

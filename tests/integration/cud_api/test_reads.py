@@ -50,31 +50,64 @@ def test_get_without_prefix_or_slash(api, stored):
     assert api.get(f"/todos/{stored[0]}").json()["data"]["title"] == "read one"
 
 
-def test_list_is_paginated_and_ordered_by_id(api, stored):
+def _path_of(url):
+    """The path and query of an absolute URL the API handed out."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_list_pages_by_limit_and_after_following_link(api, stored):
     found = {}
     previous_id = 0
-    path = "/api/todos/?page_size=2"
+    path = "/api/todos/?limit=2"
     pages = 0
     while path and pages < 10_000:
         response = api.get(path)
         assert response.status_code == 200
         data = response.json()["data"]
-        assert set(data) == {"count", "next", "previous", "results"}
+        assert set(data) == {"results", "next"}
         assert len(data["results"]) <= 2
         for todo in data["results"]:
             assert todo["id"] > previous_id
             previous_id = todo["id"]
             found[todo["id"]] = todo["title"]
-        path = data["next"].split("://", 1)[1].split("/", 1)[1] if data["next"] else None
-        path = "/" + path if path else None
+        link = response.links.get("next", {}).get("url")
+        assert link == data["next"]
+        path = _path_of(link) if link else None
         pages += 1
     assert [found[i] for i in stored] == ["read one", "read two", "read three"]
+
+
+def test_list_starts_after_an_id_and_filters_by_state(api, stored):
+    response = api.get(f"/api/todos/?after={stored[0]}&completed=true&limit=1000")
+    ids = [todo["id"] for todo in response.json()["data"]["results"]]
+    assert stored[1] in ids and stored[0] not in ids and stored[2] not in ids
+    assert all(i > stored[0] for i in ids)
+
+
+def test_list_by_page_number_still_works(api, stored):
+    response = api.get("/api/todos/?page=1&page_size=1")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert set(data) == {"count", "next", "previous", "results"}
+    assert data["count"] >= 3 and data["previous"] is None and len(data["results"]) == 1
+    second = api.get(_path_of(data["next"])).json()["data"]
+    assert second["results"][0]["id"] > data["results"][0]["id"]
+    assert second["previous"]
 
 
 def test_list_page_out_of_range_is_404(api):
     response = api.get("/api/todos/?page=999999999")
     assert response.status_code == 404
     assert response.json()["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "page_size=1001", "after=-1", "completed=yes", "page=0"]
+)
+def test_list_parameter_out_of_bounds_is_400(api, query):
+    response = api.get(f"/api/todos/?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"].keys() == {query.split("=")[0]}
 
 
 def test_allocated_id_without_a_row_yet_is_404_on_get(api, pg):

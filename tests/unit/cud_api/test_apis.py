@@ -5,6 +5,7 @@ Services and selectors are replaced, so no PostgreSQL or Kafka is involved.
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.db import OperationalError
@@ -12,6 +13,7 @@ from django.test import Client
 
 from cud_api.core.exceptions import DependencyUnavailableError, NotFoundError
 from cud_api.todos import apis
+from cud_api.todos.models import Todo
 from cud_api.todos.services import CommandReceipt
 
 COMMAND_ID = uuid.UUID("11111111-2222-4333-8444-555555555555")
@@ -198,4 +200,89 @@ def test_invalid_idempotency_key_is_400(client, sent):
 
 @pytest.mark.parametrize("command_id", ["not-a-uuid", "123"])
 def test_command_status_with_a_non_uuid_is_404(client, command_id):
+    assert_error(client.get(f"/api/commands/{command_id}/"), 404, "command_id")
+
+
+@pytest.fixture
+def stored(monkeypatch):
+    """Five todos (ids 10, 20 ... 50) in place of PostgreSQL, filtered as the selector does."""
+    now = datetime.now(UTC)
+    todos = [
+        Todo(id=i, title=f"t{i}", completed=i % 20 == 0, created_at=now, updated_at=now)
+        for i in (10, 20, 30, 40, 50)
+    ]
+
+    def todo_list(*, completed=None, after=None):
+        return [
+            t
+            for t in todos
+            if (completed is None or t.completed == completed) and (after is None or t.id > after)
+        ]
+
+    monkeypatch.setattr(apis, "todo_list", todo_list)
+    return todos
+
+
+def test_list_pages_by_limit_and_after_with_a_link_header(client, stored):
+    first = client.get("/api/todos/?limit=2")
+    assert first.status_code == 200
+    data = first.json()["data"]
+    assert [t["id"] for t in data["results"]] == [10, 20]
+    assert data["next"] == "http://localhost/api/todos/?after=20&limit=2"
+    assert first["Link"] == '<http://localhost/api/todos/?after=20&limit=2>; rel="next"'
+    last = client.get("/api/todos/?after=30&limit=2")
+    assert [t["id"] for t in last.json()["data"]["results"]] == [40, 50]
+    assert last.json()["data"]["next"] is None
+    assert "Link" not in last
+
+
+def test_list_keeps_the_filter_in_its_next_link(client, stored):
+    response = client.get("/api/todos/?completed=false&page_size=1")
+    assert [t["id"] for t in response.json()["data"]["results"]] == [10]
+    assert response.json()["data"]["next"] == (
+        "http://localhost/api/todos/?after=10&completed=false&limit=1"
+    )
+
+
+def test_list_default_is_one_page_of_100_without_a_link(client, stored):
+    response = client.get("/api/todos/")
+    assert set(response.json()["data"]) == {"results", "next"}
+    assert len(response.json()["data"]["results"]) == 5
+    assert "Link" not in response
+
+
+def test_list_by_page_number_still_works(client, stored):
+    response = client.get("/api/todos/?page=2&page_size=2")
+    data = response.json()["data"]
+    assert data["count"] == 5
+    assert [t["id"] for t in data["results"]] == [30, 40]
+    assert data["next"] == "http://localhost/api/todos/?page=3&page_size=2"
+    assert data["previous"] == "http://localhost/api/todos/?page=1&page_size=2"
+    assert response["Link"] == f'<{data["next"]}>; rel="next"'
+
+
+def test_list_page_past_the_last_is_404(client, stored):
+    assert_error(client.get("/api/todos/?page=4&page_size=2"), 404, "page")
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("limit=0", "limit", "limit must be an integer from 1 to 1000."),
+        ("limit=1001", "limit", "limit must be an integer from 1 to 1000."),
+        ("page_size=5000", "page_size", "page_size must be an integer from 1 to 1000."),
+        ("after=-1", "after", "after must be a todo id."),
+        ("completed=maybe", "completed", "completed must be true or false."),
+        ("page=0", "page", "page must be a positive integer."),
+    ],
+)
+def test_list_parameter_out_of_bounds_is_400(client, stored, query, field, message):
+    body = assert_error(client.get(f"/api/todos/?{query}"), 400, field)
+    assert body["message"] == message
+
+
+@pytest.mark.parametrize(
+    "command_id", ["{11111111-2222-4333-8444-555555555555}", "11111111222243338444555555555555"]
+)
+def test_command_status_needs_the_canonical_uuid_form(client, command_id):
     assert_error(client.get(f"/api/commands/{command_id}/"), 404, "command_id")
