@@ -58,10 +58,59 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _network_events(driver: webdriver.Chrome) -> list[dict[str, Any]]:
-    """The DevTools Network.* events logged since the last call."""
-    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
-    return [event for event in events if event["method"].startswith("Network.")]
+class PageLog:
+    """The DevTools Network events of one page's requests, gathered as Chromium logs them."""
+
+    def __init__(self, driver: webdriver.Chrome, page: str) -> None:
+        self.driver = driver
+        self.page = page
+        self.urls: dict[str, str] = {}  # request id -> url
+        self.done: set[str] = set()
+        self.events: list[dict[str, Any]] = []
+
+    def gather(self) -> None:
+        """Take the events logged since the last call that belong to the page's requests."""
+        for entry in self.driver.get_log("performance"):
+            event = json.loads(entry["message"])["message"]
+            params = event["params"]
+            if event["method"] == "Network.requestWillBeSent":
+                if params.get("documentURL") != self.page and params["requestId"] not in self.urls:
+                    continue  # the browser's own pages, not the page under test
+                self.urls[params["requestId"]] = params["request"]["url"]
+            elif (
+                not event["method"].startswith("Network.")
+                or params.get("requestId") not in self.urls
+            ):
+                continue
+            if event["method"] in ("Network.loadingFinished", "Network.loadingFailed"):
+                self.done.add(params["requestId"])
+            self.events.append(event)
+
+    def settled(self) -> bool:
+        """Whether every request the page made has finished or failed."""
+        self.gather()
+        return bool(self.urls) and self.done >= set(self.urls)
+
+    def problems(self) -> list[str]:
+        """Requests that failed, got a 4xx/5xx or left the page's origin."""
+        parts = urlsplit(self.page)
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        problems = [
+            f"request outside {origin}: {url}"
+            for url in self.urls.values()
+            if not url.startswith((origin, "data:", "blob:"))
+        ]
+        for event in self.events:
+            params = event["params"]
+            if (
+                event["method"] == "Network.responseReceived"
+                and params["response"]["status"] >= 400
+            ):
+                problems.append(f"{params['response']['status']} for {params['response']['url']}")
+            elif event["method"] == "Network.loadingFailed":
+                url = self.urls[params["requestId"]]
+                problems.append(f"failed to load {url}: {params['errorText']}")
+        return problems
 
 
 def _rendered_paths(driver: webdriver.Chrome) -> set[str]:
@@ -72,39 +121,27 @@ def _rendered_paths(driver: webdriver.Chrome) -> set[str]:
     }
 
 
-def _problems(driver: webdriver.Chrome, origin: str) -> list[str]:
-    """Requests that failed, got a 4xx/5xx or left `origin`, and console errors."""
-    problems: list[str] = []
-    urls: dict[str, str] = {}
-    for event in _network_events(driver):
-        params = event["params"]
-        if event["method"] == "Network.requestWillBeSent":
-            url = params["request"]["url"]
-            urls[params["requestId"]] = url
-            if not url.startswith(("data:", "blob:")) and not url.startswith(origin):
-                problems.append(f"request outside {origin}: {url}")
-        elif event["method"] == "Network.responseReceived":
-            if params["response"]["status"] >= 400:
-                problems.append(f"{params['response']['status']} for {params['response']['url']}")
-        elif event["method"] == "Network.loadingFailed":
-            url = urls.get(params["requestId"], params["requestId"])
-            problems.append(f"failed to load {url}: {params.get('errorText')}")
-    for entry in driver.get_log("browser"):
-        if entry["level"] == "SEVERE":
-            problems.append(f"console: {entry['message']}")
-    return problems
-
-
 def _open_docs(driver: webdriver.Chrome, base_url: str, expected: set[str]) -> list[str]:
-    """Open `base_url`/api/docs/, wait until `expected` operations are drawn, return problems."""
-    driver.get(f"{base_url}/api/docs/")
+    """Open `base_url`/api/docs/, wait until it drew `expected` and settled; return problems."""
+    page = f"{base_url}/api/docs/"
+    # Leave the start page and drop what it logged: only the docs page's events count.
+    driver.get("about:blank")
+    driver.get_log("performance")
+    driver.get_log("browser")
+    log = PageLog(driver, page)
+    driver.get(page)
     wait_for(
         lambda: expected <= _rendered_paths(driver),
         timeout=RENDER_TIMEOUT,
-        message=f"Swagger UI at {base_url}/api/docs/ drawing {sorted(expected)}",
+        message=f"Swagger UI at {page} drawing {sorted(expected)}",
     )
-    parts = urlsplit(base_url)
-    return _problems(driver, f"{parts.scheme}://{parts.netloc}/")
+    wait_for(log.settled, timeout=RENDER_TIMEOUT, message=f"every request of {page} finished")
+    console = [
+        f"console: {entry['message']}"
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+    ]
+    return log.problems() + console
 
 
 def test_the_read_api_docs_page_renders_its_operations_from_local_assets(pipeline, browser):

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from web_read.openapi import build_document
 
 SEED = 20261201
-EXAMPLES = 50  # per run: 9 runs x 50 requests
+EXAMPLES = 100  # per run: 9 runs x 100 requests
 # Each operation in both modes, but negative only where there is a parameter to break.
 RUNS = [
     pytest.param(path, mode, id=f"{path}-{mode}")
