@@ -1,4 +1,7 @@
-"""Install what the stack runs: PostgreSQL (Debian), Kafka and Debezium (Maven), FerretDB (Go)."""
+"""Install what the stack runs: PostgreSQL (Debian), Kafka and Debezium (Maven), FerretDB (Go).
+
+Also Debian's Chromium and its driver, for the tests that open the docs pages in a browser.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ DEBEZIUM_POM = REPO_ROOT / "compose" / "kafka" / "debezium" / "pom.xml"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
 DEBIAN_PACKAGES = ("postgresql", "postgresql-client")
+BROWSER_PACKAGES = ("chromium", "chromium-driver")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 class InstallError(Exception):
@@ -64,6 +70,20 @@ def install_postgres() -> None:
         version = Path(conf).parent.name
         subprocess.run(["pg_ctlcluster", version, "main", "stop"], capture_output=True, check=False)
         Path(conf, "start.conf").write_text("manual\n")
+
+
+def install_browser() -> None:
+    """apt-get install Debian's Chromium and chromedriver when either is missing."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    if os.geteuid() != 0:
+        raise InstallError("Chromium is missing: run `apt-get install chromium chromium-driver`")
+    env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
+    _run([*env_cmd, "apt-get", "update", "-q"], what="apt-get update")
+    _run(
+        [*env_cmd, "apt-get", "install", "-y", "-q", "--no-install-recommends", *BROWSER_PACKAGES],
+        what="apt-get install chromium",
+    )
 
 
 def _stamp_ok(folder: Path, key: str) -> bool:
@@ -149,6 +169,7 @@ def install(settings: Settings) -> None:
     wanted = set(settings.services)
     if "postgres" in wanted:
         install_postgres()
+    install_browser()
     if wanted & {"kafka", "connect"}:
         install_kafka(settings)
     if "ferretdb" in wanted:

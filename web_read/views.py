@@ -1,4 +1,4 @@
-"""Read API views on a Blueprint: list and detail of todos, and the worker's health.
+"""Read API views on a Blueprint: list and detail of todos, the worker's health, the docs.
 
 `GET /bench/constant` (only with READ_API_BENCH_PROBE=1): a fixed small JSON body with no
 I/O, the benchmark's measure of the web layer's ceiling on this worker.
@@ -16,9 +16,10 @@ from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from streams.app import app, connections
 from streams.tables import get_projection, todos_table
+from web_read import docs, openapi
 from web_read.errors import InternalServerError, NotFoundError, UnavailableError, error_body
 from web_read.health import health_report
-from web_read.params import parse_id, parse_list_query
+from web_read.params import parse_detail_query, parse_id, parse_list_query, parse_schema_format
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class TodoListView(ApiView):
 
     async def get(self, request: web.Request) -> web.Response:
         """List todos; `Link: <...>; rel="next"` while more remain."""
-        query = parse_list_query(request.query)
+        query = parse_list_query(request.query.items())
         await connections.open()
         todos = await connections.read_model.list_todos(
             completed=query.completed, after=query.after, limit=query.limit + 1
@@ -79,6 +80,7 @@ class TodoDetailView(ApiView):
     async def get(self, request: web.Request, id: str) -> web.Response:
         """Validate the id, then route to the worker owning its partition."""
         parse_id(id)  # a malformed id is a 400 here, before it reaches the key serializer
+        parse_detail_query(request.query.items())
         return await self.owned(request)
 
     # Faust types the handler as taking a plain View; ours is a subclass of it.
@@ -101,6 +103,36 @@ class HealthView(ApiView):
         return self.json_bytes(report, status=200 if healthy else 503)
 
 
+class SchemaView(ApiView):
+    """`GET /api/schema/`: the read API's OpenAPI 3 document (`?format=yaml` for YAML)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Return the document in the asked format."""
+        if parse_schema_format(request.query.items()) == "yaml":
+            return self.bytes(openapi.document_yaml(), content_type=openapi.YAML_MEDIA_TYPE)
+        return self.bytes(openapi.document_json(), content_type=openapi.JSON_MEDIA_TYPE)
+
+
+class DocsView(ApiView):
+    """`GET /api/docs/`: Swagger UI over the read API's document."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Return the docs page."""
+        return self.html(docs.page_html())
+
+
+class DocsAssetView(ApiView):
+    """`GET /api/docs/assets/{name}`: one of Swagger UI's files, from the installed package."""
+
+    async def get(self, request: web.Request, name: str) -> web.Response:
+        """Return the file, or 404 for a name that is not one of them."""
+        found = docs.asset(name)
+        if found is None:
+            raise NotFoundError()
+        content, media_type = found
+        return self.bytes(content, content_type=media_type)
+
+
 CONSTANT_BODY = orjson.dumps({"status": "ok"})
 
 
@@ -120,6 +152,9 @@ def routes(*, bench_probe: bool = False) -> list[tuple[str, str, type[web.View]]
         ("/api/todos/{id}", "api-detail", TodoDetailView),
         ("/todos/{id}", "detail", TodoDetailView),
         ("/health", "health", HealthView),
+        (docs.SCHEMA_PATH.rstrip("/"), "api-schema", SchemaView),
+        (docs.DOCS_PATH.rstrip("/"), "api-docs", DocsView),
+        (f"{docs.ASSETS_PATH}{{name}}", "api-docs-asset", DocsAssetView),
     ]
     if bench_probe:
         views.append(("/bench/constant", "bench-constant", ConstantView))

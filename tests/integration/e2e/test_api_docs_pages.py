@@ -1,0 +1,158 @@
+"""Both APIs' docs pages in a real browser: Debian's Chromium, headless, driven by Selenium.
+
+A page counts as working when Swagger UI has rendered the API's operations from the
+served schema, every request the page made stayed on the API's own origin and succeeded,
+and the console logged no error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from compose.install import CHROMEDRIVER, CHROMIUM
+from tests.support.polling import wait_for
+
+# The network is closed: without these Chromium waits on outside connections (updates,
+# sync, QUIC probes) and the page load hangs.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+RENDER_TIMEOUT = 30.0
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with a fresh profile, logging the console and network events."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing: run `python -m compose install`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tmp_path / "chromium-profile"
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(RENDER_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class PageLog:
+    """The DevTools Network events of one page's requests, gathered as Chromium logs them."""
+
+    def __init__(self, driver: webdriver.Chrome, page: str) -> None:
+        self.driver = driver
+        self.page = page
+        self.urls: dict[str, str] = {}  # request id -> url
+        self.done: set[str] = set()
+        self.events: list[dict[str, Any]] = []
+
+    def gather(self) -> None:
+        """Take the events logged since the last call that belong to the page's requests."""
+        for entry in self.driver.get_log("performance"):
+            event = json.loads(entry["message"])["message"]
+            params = event["params"]
+            if event["method"] == "Network.requestWillBeSent":
+                if params.get("documentURL") != self.page and params["requestId"] not in self.urls:
+                    continue  # the browser's own pages, not the page under test
+                self.urls[params["requestId"]] = params["request"]["url"]
+            elif (
+                not event["method"].startswith("Network.")
+                or params.get("requestId") not in self.urls
+            ):
+                continue
+            if event["method"] in ("Network.loadingFinished", "Network.loadingFailed"):
+                self.done.add(params["requestId"])
+            self.events.append(event)
+
+    def settled(self) -> bool:
+        """Whether every request the page made has finished or failed."""
+        self.gather()
+        return bool(self.urls) and self.done >= set(self.urls)
+
+    def problems(self) -> list[str]:
+        """Requests that failed, got a 4xx/5xx or left the page's origin."""
+        parts = urlsplit(self.page)
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        problems = [
+            f"request outside {origin}: {url}"
+            for url in self.urls.values()
+            if not url.startswith((origin, "data:", "blob:"))
+        ]
+        for event in self.events:
+            params = event["params"]
+            if (
+                event["method"] == "Network.responseReceived"
+                and params["response"]["status"] >= 400
+            ):
+                problems.append(f"{params['response']['status']} for {params['response']['url']}")
+            elif event["method"] == "Network.loadingFailed":
+                url = self.urls[params["requestId"]]
+                problems.append(f"failed to load {url}: {params['errorText']}")
+        return problems
+
+
+def _rendered_paths(driver: webdriver.Chrome) -> set[str]:
+    """The operation paths Swagger UI has drawn so far."""
+    return {
+        element.get_attribute("data-path") or ""
+        for element in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    }
+
+
+def _open_docs(driver: webdriver.Chrome, base_url: str, expected: set[str]) -> list[str]:
+    """Open `base_url`/api/docs/, wait until it drew `expected` and settled; return problems."""
+    page = f"{base_url}/api/docs/"
+    # Leave the start page and drop what it logged: only the docs page's events count.
+    driver.get("about:blank")
+    driver.get_log("performance")
+    driver.get_log("browser")
+    log = PageLog(driver, page)
+    driver.get(page)
+    wait_for(
+        lambda: expected <= _rendered_paths(driver),
+        timeout=RENDER_TIMEOUT,
+        message=f"Swagger UI at {page} drawing {sorted(expected)}",
+    )
+    wait_for(log.settled, timeout=RENDER_TIMEOUT, message=f"every request of {page} finished")
+    console = [
+        f"console: {entry['message']}"
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+    ]
+    return log.problems() + console
+
+
+def test_the_read_api_docs_page_renders_its_operations_from_local_assets(pipeline, browser):
+    problems = _open_docs(
+        browser, pipeline.read_url, {"/api/todos/", "/api/todos/{id}/", "/todos/", "/health"}
+    )
+    assert problems == []
+    summaries = browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-method")
+    assert {element.text for element in summaries} == {"GET"}
+
+
+def test_the_write_api_docs_page_renders_its_operations_from_local_assets(pipeline, browser):
+    problems = _open_docs(browser, pipeline.cud_url, {"/api/todos/", "/api/todos/{todo_id}/"})
+    assert problems == []
