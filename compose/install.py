@@ -1,6 +1,6 @@
 """Install what the stack runs: PostgreSQL (Debian), Kafka and Debezium (Maven), FerretDB (Go).
 
-Also Debian's Chromium and its driver, for the tests that open the docs pages in a browser.
+Also, on demand, Debian's Chromium and its driver for the tests that open pages in a browser.
 """
 
 from __future__ import annotations
@@ -53,18 +53,23 @@ def _run(cmd: list[str], *, what: str, cwd: Path | None = None) -> None:
         raise InstallError(f"{what} failed ({' '.join(cmd)}):\n{tail}")
 
 
-def install_postgres() -> None:
-    """apt-get install Debian's PostgreSQL server when no server is installed."""
-    if postgres_bindir() is not None and shutil.which("psql"):
-        return
+def apt_install(packages: tuple[str, ...]) -> None:
+    """apt-get install Debian packages (as root), without their recommendations."""
     if os.geteuid() != 0:
-        raise InstallError("PostgreSQL is missing: run `apt-get install postgresql` as root")
+        raise InstallError(f"{' '.join(packages)} missing: run `apt-get install` them as root")
     env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
     _run([*env_cmd, "apt-get", "update", "-q"], what="apt-get update")
     _run(
-        [*env_cmd, "apt-get", "install", "-y", "-q", "--no-install-recommends", *DEBIAN_PACKAGES],
-        what="apt-get install postgresql",
+        [*env_cmd, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        what=f"apt-get install {' '.join(packages)}",
     )
+
+
+def install_postgres() -> None:
+    """Install Debian's PostgreSQL server when no server is installed."""
+    if postgres_bindir() is not None and shutil.which("psql"):
+        return
+    apt_install(DEBIAN_PACKAGES)
     # Debian's package starts its own cluster on 5432; the project runs its own cluster instead.
     for conf in glob.glob("/etc/postgresql/*/main"):
         version = Path(conf).parent.name
@@ -73,17 +78,10 @@ def install_postgres() -> None:
 
 
 def install_browser() -> None:
-    """apt-get install Debian's Chromium and chromedriver when either is missing."""
+    """Install Debian's Chromium and chromedriver when either is missing (for browser tests)."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    if os.geteuid() != 0:
-        raise InstallError("Chromium is missing: run `apt-get install chromium chromium-driver`")
-    env_cmd = ["env", "DEBIAN_FRONTEND=noninteractive"]
-    _run([*env_cmd, "apt-get", "update", "-q"], what="apt-get update")
-    _run(
-        [*env_cmd, "apt-get", "install", "-y", "-q", "--no-install-recommends", *BROWSER_PACKAGES],
-        what="apt-get install chromium",
-    )
+    apt_install(BROWSER_PACKAGES)
 
 
 def _stamp_ok(folder: Path, key: str) -> bool:
@@ -169,7 +167,6 @@ def install(settings: Settings) -> None:
     wanted = set(settings.services)
     if "postgres" in wanted:
         install_postgres()
-    install_browser()
     if wanted & {"kafka", "connect"}:
         install_kafka(settings)
     if "ferretdb" in wanted:

@@ -19,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from compose.install import CHROMEDRIVER, CHROMIUM
+from compose.install import CHROMEDRIVER, CHROMIUM, install_browser
 from tests.support.polling import wait_for
 
 # The network is closed: without these Chromium waits on outside connections (updates,
@@ -40,8 +40,7 @@ RENDER_TIMEOUT = 30.0
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     """A headless Chromium with a fresh profile, logging the console and network events."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing: run `python -m compose install`")
+    install_browser()  # only the browser tests need it, so `make up` does not install it
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
