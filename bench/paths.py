@@ -28,10 +28,10 @@ from compose.launcher import service_program
 from compose.polling import wait_until
 from compose.supervisor import Program
 from contracts import topics
+from contracts.stores import READ_MODEL_COLLECTION as MONGO_COLLECTION
 
 log = logging.getLogger("bench")
 
-MONGO_COLLECTION = "todos"
 PROBE_TOPIC = "bench.probe"
 WRITE_BODY = {"title": "bench write", "description": "closed loop", "completed": False}
 

@@ -14,9 +14,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, ExecutionTimeout, PyMongoError
 
+from contracts.stores import READ_MODEL_COLLECTION as COLLECTION
 from streams.domain import Projection
 
-COLLECTION = "todos"
 DUPLICATE_KEY = 11000
 # FerretDB never answers an `update` command of 50 or more statements: stay well below.
 UPDATE_CHUNK = 32

@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from compose.polling import wait_until
+
 T = TypeVar("T")
 
 
@@ -22,18 +24,13 @@ def wait_for(
     message: str = "condition",
 ) -> T:
     """Call `probe` until it returns a truthy value, and return that value."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = probe()
-        except Exception as exc:  # the probe may fail until the service is ready
-            value, last = None, exc
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise ConditionTimeout(f"{message} not met within {timeout}s (last error: {last!r})")
-        time.sleep(interval)
+    # The launcher's own loop; a probe may fail until the service is ready, so any error waits.
+    try:
+        return wait_until(
+            probe, timeout=timeout, interval=interval, what=message, ignore=(Exception,)
+        )
+    except TimeoutError as exc:
+        raise ConditionTimeout(str(exc)) from None
 
 
 async def async_wait_for(
