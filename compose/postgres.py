@@ -167,12 +167,9 @@ def ferretdb_url(settings: Settings) -> str:
     )
 
 
-# FerretDB 1.24 looks a document up by `_id` with `WHERE _jsonb->$1 @> $2`, which its own
-# btree index on `(_jsonb -> '_id')` can't serve: every find, update and delete by `_id` was a
-# sequential scan of the collection (measured: 55 finds/s at 50,000 documents). A GIN index on
-# the same expression serves `@>` once the planner sees the key as a constant, which custom
-# plans do: 1,230 finds/s and 1,311 guarded updates/s on the same collection. An event trigger
-# gives every table FerretDB creates that index; the loop covers tables created before it.
+# FerretDB 1.24 finds by `_id` with `WHERE _jsonb->$1 @> $2`, which its own btree index can't
+# serve; a GIN index on the same expression can, under custom plans. An event trigger gives every
+# table FerretDB creates that index (docs/decisions/ferretdb-backend-and-indexes.md).
 FERRETDB_ID_INDEX_SQL = """
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 

@@ -87,10 +87,8 @@ def register_connector(settings: Settings) -> None:
 def ferretdb_command(settings: Settings) -> list[str]:
     """FerretDB on the PostgreSQL backend by default, SQLite on request (FERRETDB_BACKEND).
 
-    Why PostgreSQL: FerretDB 1.24's SQLite backend pushes down only string and ObjectID `_id`
-    filters, so with integer todo ids every find and guarded upsert scans the whole collection
-    (measured 6.6 ms of FerretDB CPU per find_one at 800 documents, growing with the count);
-    the PostgreSQL backend pushes `_id` equality down (about 7x faster at that size, flat).
+    PostgreSQL because only that backend pushes an integer `_id` equality down
+    (docs/decisions/ferretdb-backend-and-indexes.md).
     """
     common = [
         str(settings.ferretdb_bin),
