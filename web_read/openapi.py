@@ -13,7 +13,7 @@ import orjson
 import yaml
 
 from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TITLE_MAX_LENGTH
-from web_read.params import AFTER, LIMIT, LIST_PARAMETERS, TODO_ID, IntegerRange
+from contracts.paging import AFTER, LIMIT, LIST_PARAMETERS, TODO_ID, IntegerRange
 
 OPENAPI_VERSION = "3.0.3"
 JSON_MEDIA_TYPE = "application/vnd.oai.openapi+json"

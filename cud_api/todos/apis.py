@@ -50,6 +50,11 @@ from cud_api.todos.services import (
 )
 
 
+def _query_pairs(request: Request) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs in order, repeats kept (the contract refuses repeats)."""
+    return [(name, value) for name, values in request.query_params.lists() for value in values]
+
+
 def _page_url(request: Request, **changes: int | None) -> str:
     """This request's URL with some query parameters replaced (None: removed)."""
     query = request.query_params.copy()
@@ -155,17 +160,23 @@ class TodoListCreateApi(APIView):
 
     @extend_schema(
         operation_id="todos_list",
+        description=(
+            "Each parameter at most once; a query parameter not listed here is a 400. While more "
+            'todos remain, the `Link` header names the next page (`rel="next"`).'
+        ),
         parameters=[*LIST_PARAMETERS, NEXT_LINK_HEADER],
         responses={
             200: TODO_PAGE_SCHEMA,
-            400: OpenApiResponse(ERROR_SCHEMA, "A query parameter out of its bounds."),
+            400: OpenApiResponse(
+                ERROR_SCHEMA, "A query parameter out of its bounds, given twice, or unknown."
+            ),
             404: OpenApiResponse(ERROR_SCHEMA, "`page` past the last page."),
             **UNAVAILABLE,
         },
     )
     def get(self, request: Request) -> Response:
         """List todos by ascending id, `limit` at a time after `after` (or by `page`)."""
-        data, next_url = _todo_page(request, list_query_parse(request.query_params))
+        data, next_url = _todo_page(request, list_query_parse(_query_pairs(request)))
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
         return Response(
             success_body(status_code=200, data=data, message="Todos retrieved"), headers=headers

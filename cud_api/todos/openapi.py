@@ -11,10 +11,12 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from contracts import paging
 from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core import schema as _schema  # noqa: F401  (registers the pydantic extension)
 from cud_api.todos.idempotency import IDEMPOTENCY_HEADER, KEY_PATTERN, MAX_KEY_LENGTH
 from cud_api.todos.outputs import TodoOutputSerializer
+from cud_api.todos.paging import PAGE
 
 
 def envelope_schema(name: str, data: serializers.Field | serializers.BaseSerializer) -> Any:
@@ -71,7 +73,7 @@ COMMAND_ID_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="A command id as the 202 gave it (8-4-4-4-12 hex); anything else is a 404.",
 )
-_SIZE = {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX}
+_SIZE = {"type": "integer", "minimum": paging.LIMIT.minimum, "maximum": paging.LIMIT.maximum}
 LIST_PARAMETERS = [
     OpenApiParameter(
         "limit",
@@ -80,7 +82,12 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "after",
-        {"type": "integer", "format": "int64", "minimum": 0, "maximum": TODO_ID_MAX},
+        {
+            "type": "integer",
+            "format": "int64",
+            "minimum": paging.AFTER.minimum,
+            "maximum": paging.AFTER.maximum,
+        },
         description="Only todos with a larger id: the previous page's last (0: the start).",
     ),
     OpenApiParameter("completed", {"type": "boolean"}, description="Only todos in this state."),
@@ -91,7 +98,7 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "page",
-        {"type": "integer", "minimum": 1},
+        {"type": "integer", "format": "int64", "minimum": PAGE.minimum, "maximum": PAGE.maximum},
         description=(
             "Compatibility: numbered pages (from 1) instead of `after`; the answer then also has "
             "`count` and `previous`. A page past the last is a 404."

@@ -102,7 +102,17 @@ def test_list_page_out_of_range_is_404(api):
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=1001", "page_size=1001", "after=-1", "completed=yes", "page=0"]
+    "query",
+    [
+        "limit=0",
+        "limit=1001",
+        "page_size=1001",
+        "after=-1",
+        "completed=yes",
+        "completed=TRUE",
+        "page=0",
+        "limit=1&limit=2",
+    ],
 )
 def test_list_parameter_out_of_bounds_is_400(api, query):
     response = api.get(f"/api/todos/?{query}")
@@ -158,3 +168,10 @@ def test_sequence_moves_only_for_creates(api, pg):
     before = sequence_last_value(pg)
     api.get("/api/todos/")
     assert sequence_last_value(pg) == before
+
+
+def test_an_unknown_list_parameter_is_400_as_on_the_read_api(api):
+    response = api.get("/api/todos/?colour=red")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["query"]
+    assert "colour" in response.json()["message"]

@@ -271,9 +271,9 @@ def test_list_page_past_the_last_is_404(client, stored):
         ("limit=0", "limit", "limit must be an integer from 1 to 1000."),
         ("limit=1001", "limit", "limit must be an integer from 1 to 1000."),
         ("page_size=5000", "page_size", "page_size must be an integer from 1 to 1000."),
-        ("after=-1", "after", "after must be a todo id."),
+        ("after=-1", "after", "after must be an integer from 0 to 9223372036854775807."),
         ("completed=maybe", "completed", "completed must be true or false."),
-        ("page=0", "page", "page must be a positive integer."),
+        ("page=0", "page", "page must be an integer from 1 to 9223372036854775807."),
     ],
 )
 def test_list_parameter_out_of_bounds_is_400(client, stored, query, field, message):

@@ -61,7 +61,12 @@ def test_list_parameters_have_their_types_and_bounds(schema):
     assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
     assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 1000}
     assert params["after"]["minimum"] == 0 and params["after"]["maximum"] == 2**63 - 1
-    assert params["page"] == {"type": "integer", "minimum": 1}
+    assert params["page"] == {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": 2**63 - 1,
+    }
     assert params["completed"] == {"type": "boolean"}
     responses = schema["paths"]["/api/todos/"]["get"]["responses"]
     assert "Link" in responses["200"]["headers"]
