@@ -1,4 +1,4 @@
-"""The stack's configuration, read once from the environment with the README's names/defaults."""
+"""The stack's configuration, read once from the environment (defaults: contracts.environment)."""
 
 from __future__ import annotations
 

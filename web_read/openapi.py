@@ -1,6 +1,6 @@
-"""The read API's OpenAPI 3 document, built from the contracts and web_read.params.
+"""The read API's OpenAPI 3 document, built from the contracts (limits and paging rules).
 
-Every bound comes from the values the parser enforces (web_read.params) or the contracts,
+Every bound comes from the ranges the parser enforces (contracts.paging) or the limits,
 so the document cannot say other than what the server does.
 """
 

@@ -1,4 +1,4 @@
-"""Settings for the write API, read once from the environment (names per README contracts)."""
+"""Settings for the write API, read once from the environment (via contracts.environment)."""
 
 from __future__ import annotations
 
