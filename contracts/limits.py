@@ -4,6 +4,9 @@ from __future__ import annotations
 
 # A todo's title, in characters (PostgreSQL column varchar(200)).
 TITLE_MAX_LENGTH = 200
+# A todo's description, in characters: even written as JSON `\uXXXX` escapes (6 bytes each) a
+# whole todo stays below the write API's 64 KiB body limit, so the limit never bites first.
+DESCRIPTION_MAX_LENGTH = 10_000
 # Todo ids are positive PostgreSQL bigints.
 TODO_ID_MIN = 1
 TODO_ID_MAX = 2**63 - 1

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework.exceptions import ValidationError
 
-from contracts.limits import TITLE_MAX_LENGTH
+from contracts.limits import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 
 
 def _class_of(chars: str) -> str:
@@ -51,6 +51,13 @@ BLANK = "This field may not be blank."
 NOT_A_STRING = "Must be a string."
 NOT_A_BOOLEAN = "Must be a boolean (true or false)."
 TOO_LONG = f"Ensure this field has no more than {TITLE_MAX_LENGTH} characters."
+
+
+def too_long(limit: int) -> str:
+    """The message for a text longer than `limit` characters."""
+    return f"Ensure this field has no more than {limit} characters."
+
+
 NULL_CHARACTERS = "Null characters are not allowed."
 SURROGATES = "Surrogate characters are not allowed."
 UNKNOWN = "Unknown field."
@@ -76,7 +83,11 @@ Title = Annotated[
 ]
 Description = Annotated[
     str,
-    Field(pattern=DESCRIPTION_PATTERN, description="Kept verbatim; no U+0000."),
+    Field(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        pattern=DESCRIPTION_PATTERN,
+        description=f"Kept verbatim; at most {DESCRIPTION_MAX_LENGTH} characters; no U+0000.",
+    ),
 ]
 Completed = Annotated[bool, Field(description="A JSON boolean.")]
 
@@ -125,7 +136,7 @@ def _message(error: Any) -> str:
     if kind == "bool_type":
         return NOT_A_BOOLEAN
     if kind == "string_too_long":
-        return TOO_LONG
+        return too_long(error["ctx"]["max_length"])
     if kind == "string_too_short":
         return BLANK
     if kind == "string_unicode":
@@ -137,7 +148,7 @@ def _message(error: Any) -> str:
 
 def _errors(exc: PydanticValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_context=False):
+    for error in exc.errors(include_url=False):
         name = str(error["loc"][0]) if error["loc"] else "non_field_errors"
         errors.setdefault(name, []).append(_message(error))
     return errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from contracts.limits import TITLE_MAX_LENGTH
+from contracts.limits import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from contracts.records import Todo, TodoCommand
 
 
@@ -48,6 +48,9 @@ def _invalid(data: dict[str, Any], *, creating: bool) -> str | None:
         return "title must not be blank"
     if title is not None and len(title) > TITLE_MAX_LENGTH:
         return f"title is longer than {TITLE_MAX_LENGTH} characters"
+    description = data.get("description")
+    if description is not None and len(description) > DESCRIPTION_MAX_LENGTH:
+        return f"description is longer than {DESCRIPTION_MAX_LENGTH} characters"
     return None
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
+from contracts.limits import DESCRIPTION_MAX_LENGTH
 from cud_api.core.exceptions import DependencyUnavailableError, NotFoundError
 from cud_api.todos import apis
 from cud_api.todos.models import Todo
@@ -128,9 +129,22 @@ def test_body_over_64_kib_is_413(client, sent):
 
 
 def test_body_just_under_64_kib_is_accepted(client, sent):
-    body = {"title": "t", "description": ""}
-    body["description"] = "x" * (64 * 1024 - len(json.dumps(body)))
+    # The longest description, each character escaped by json.dumps as 6 bytes (\u00e9), padded
+    # with JSON whitespace to the limit.
+    body = json.dumps({"title": "t", "description": "\u00e9" * DESCRIPTION_MAX_LENGTH})
+    assert len(body) > 6 * DESCRIPTION_MAX_LENGTH
+    body += " " * (64 * 1024 - len(body))
+    assert len(body) == 64 * 1024
     assert send(client, "post", "/api/todos/", body).status_code == 202
+
+
+def test_description_over_its_limit_is_400(client, sent):
+    body = {"title": "t", "description": "x" * (DESCRIPTION_MAX_LENGTH + 1)}
+    response = assert_error(send(client, "post", "/api/todos/", body), 400, "description")
+    assert response["errors"]["description"] == [
+        f"Ensure this field has no more than {DESCRIPTION_MAX_LENGTH} characters."
+    ]
+    assert sent == []
 
 
 @pytest.mark.parametrize("todo_id", ["abc", "-1", "0", "1.5", "9223372036854775808", "٣"])

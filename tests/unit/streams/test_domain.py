@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from contracts.limits import DESCRIPTION_MAX_LENGTH
 from contracts.records import decode_change, decode_command
 from streams.domain import (
     Insert,
@@ -49,6 +50,14 @@ def test_create_without_a_valid_title_is_rejected():
     assert isinstance(apply_command(None, _command(data={})), Reject)
     assert isinstance(apply_command(None, _command(data={"title": "x" * 201})), Reject)
     assert isinstance(apply_command(None, _command(data={"title": "  "})), Reject)
+
+
+def test_a_description_over_the_contracts_limit_is_rejected():
+    data = {"title": "t", "description": "x" * (DESCRIPTION_MAX_LENGTH + 1)}
+    decision = apply_command(None, _command(data=data))
+    assert isinstance(decision, Reject) and "description is longer" in decision.reason
+    data["description"] = "x" * DESCRIPTION_MAX_LENGTH
+    assert not isinstance(apply_command(None, _command(data=data)), Reject)
 
 
 def test_patch_changes_only_the_fields_sent_and_bumps_version_and_updated_at():
