@@ -226,33 +226,46 @@ async def test_a_todo_mongodb_refuses_is_dead_lettered_and_its_batch_mates_proje
     todos_table.data.clear()
 
 
-async def no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
+class Outage:
+    """Raises `error` on the first `times` calls, as a dependency restarting would."""
+
+    def __init__(self, times: int, error: Exception) -> None:
+        self.times = times
+        self.error = error
+        self.waits: list[float] = []
+
+    def check(self) -> None:
+        if self.times:
+            self.times -= 1
+            raise self.error
+
+    async def wait(self, seconds: float) -> None:
+        """Stand in for the backoff's sleep: record the wait, spend no time."""
+        self.waits.append(seconds)
 
 
 class FlakyCommandStore(FakeCommandStore):
-    """Is unreachable for the first `outages` attempts, as PostgreSQL restarting would be."""
+    """A command store behind an outage."""
 
-    def __init__(self, outages: int) -> None:
+    def __init__(self, outage: Outage) -> None:
         super().__init__()
-        self.outages = outages
+        self.outage = outage
 
     async def apply_batch(self, commands: list[TodoCommand]) -> BatchOutcome:
-        if self.outages:
-            from psycopg import OperationalError
-
-            self.outages -= 1
-            raise OperationalError("connection refused")
+        self.outage.check()
         return await super().apply_batch(commands)
 
 
 async def test_an_unreachable_postgresql_holds_the_batch_until_it_is_applied(
     monkeypatch, dead_letters
 ):
-    store = FlakyCommandStore(outages=3)
+    from psycopg import OperationalError
+
+    outage = Outage(3, OperationalError("connection refused"))
+    store = FlakyCommandStore(outage)
     use_clients(monkeypatch, command_store=store)
     monkeypatch.setattr(
-        commands, "POSTGRESQL", replace(commands.POSTGRESQL, backoff=Backoff(sleep=no_wait))
+        commands, "POSTGRESQL", replace(commands.POSTGRESQL, backoff=Backoff(sleep=outage.wait))
     )
     async with apply_commands.test_context() as agent:
         event = await agent.put(command_bytes(42, "create"), key=b"42")
@@ -261,34 +274,33 @@ async def test_an_unreachable_postgresql_holds_the_batch_until_it_is_applied(
             return event.message.acked
 
         await async_wait_for(acked, timeout=5, message="batch acked after the outage")
-    assert store.outages == 0
+    assert outage.times == 0 and outage.waits == [0.1, 0.2, 0.4]
     assert [c.todo_id for batch in store.batches for c in batch] == [42]
     assert dead_letters == []
 
 
 class FlakyReadModel(FakeReadModel):
-    """Is unreachable for the first `outages` attempts."""
+    """A read model behind an outage."""
 
-    def __init__(self, outages: int) -> None:
+    def __init__(self, outage: Outage) -> None:
         super().__init__()
-        self.outages = outages
+        self.outage = outage
 
     async def write_many(self, projections: Mapping[int, Projection]) -> int:
-        if self.outages:
-            from pymongo.errors import AutoReconnect
-
-            self.outages -= 1
-            raise AutoReconnect("connection refused")
+        self.outage.check()
         return await super().write_many(projections)
 
 
 async def test_an_unreachable_mongodb_holds_the_batch_until_it_is_projected(
     monkeypatch, dead_letters
 ):
-    model = FlakyReadModel(outages=3)
+    from pymongo.errors import AutoReconnect
+
+    outage = Outage(3, AutoReconnect("connection refused"))
+    model = FlakyReadModel(outage)
     use_clients(monkeypatch, read_model=model)
     monkeypatch.setattr(
-        changes, "MONGODB", replace(changes.MONGODB, backoff=Backoff(sleep=no_wait))
+        changes, "MONGODB", replace(changes.MONGODB, backoff=Backoff(sleep=outage.wait))
     )
     async with project_changes.test_context() as agent:
         event = await agent.put(change("c", lsn=1000, after=row()), key=b"42")
@@ -297,7 +309,8 @@ async def test_an_unreachable_mongodb_holds_the_batch_until_it_is_projected(
             return event.message.acked
 
         await async_wait_for(acked, timeout=5, message="batch acked after the outage")
-    assert model.outages == 0 and 42 in model.documents
+    assert outage.times == 0 and outage.waits == [0.1, 0.2, 0.4]
+    assert 42 in model.documents
     assert get_projection(42) is not None
     assert dead_letters == []
     todos_table.data.clear()

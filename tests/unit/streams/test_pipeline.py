@@ -77,10 +77,15 @@ class Dependency:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
 
-    def writer(self, *, poison: tuple[type[BaseException], ...] = (RefusedError,)) -> Writer[str]:
+    def writer(
+        self,
+        *,
+        poison: tuple[type[BaseException], ...] = (RefusedError,),
+        write: Any = None,
+    ) -> Writer[str]:
         return Writer(
             name="Store",
-            write=self.write,
+            write=write or self.write,
             poison=poison,
             transient=(UnreachableError,),
             refusal="Store refused",
@@ -108,14 +113,7 @@ async def test_poison_wins_over_transient_when_an_error_is_both():
         raise RefusedButTransientLookingError("both")
 
     store = Dependency()
-    writer = Writer(
-        name="Store",
-        write=refuse,
-        poison=(RefusedButTransientLookingError,),
-        transient=(UnreachableError,),
-        refusal="Store refused",
-        backoff=Backoff(sleep=store.sleep),
-    )
+    writer = store.writer(write=refuse, poison=(RefusedButTransientLookingError,))
     assert await write_isolating(writer, ["a"]) == [("a", "Store refused: both")]
     assert store.sleeps == []
 
@@ -125,14 +123,7 @@ async def test_an_unexpected_error_propagates_unretried():
         raise RuntimeError("pool is not open")
 
     store = Dependency()
-    writer = Writer(
-        name="Store",
-        write=broken,
-        poison=(RefusedError,),
-        transient=(UnreachableError,),
-        refusal="Store refused",
-        backoff=Backoff(sleep=store.sleep),
-    )
+    writer = store.writer(write=broken)
     with pytest.raises(RuntimeError):
         await write_isolating(writer, ["a"])
     assert store.sleeps == []
