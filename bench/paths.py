@@ -28,7 +28,7 @@ from compose.launcher import service_program
 from compose.polling import wait_until
 from compose.supervisor import Program
 from contracts import topics
-from contracts.stores import READ_MODEL_COLLECTION as MONGO_COLLECTION
+from contracts.stores import LEGACY_READ_MODEL_COLLECTION as MONGO_COLLECTION
 
 log = logging.getLogger("bench")
 

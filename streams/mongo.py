@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, ExecutionTimeout, PyMongoError
 
-from contracts.stores import READ_MODEL_COLLECTION as COLLECTION
+from contracts.stores import LEGACY_READ_MODEL_COLLECTION as COLLECTION
 from streams.domain import Projection
 
 DUPLICATE_KEY = 11000
