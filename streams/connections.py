@@ -6,8 +6,8 @@ import asyncio
 
 from mode import Service
 
-from streams.mongo import ReadModel
 from streams.postgres import CommandStore
+from streams.read_model import ReadModel
 from streams.settings import Settings
 
 

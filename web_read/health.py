@@ -7,7 +7,7 @@ from typing import Any
 
 from faust.types import AppT
 
-from streams.mongo import ReadModel
+from streams.read_model import ReadModel
 
 MONGO_PING_SECONDS = 2.0
 

@@ -57,21 +57,20 @@ class ApiView(web.View):
 
 
 class TodoListView(ApiView):
-    """`GET /api/todos/`: live todos from MongoDB by id, filtered, keyset-paginated."""
+    """`GET /api/todos/`: live todos from MongoDB's bucket pages, filtered, keyset-paginated."""
 
     async def get(self, request: web.Request) -> web.Response:
-        """List todos; `Link: <...>; rel="next"` while more remain."""
+        """List todos; `Link: <...>; rel="next"` while buckets remain (a page may be short)."""
         query = parse_list_query(request.query.items())
         await connections.open()
-        todos = await connections.read_model.list_todos(
-            completed=query.completed, after=query.after, limit=query.limit + 1
+        page = await connections.read_model.list_page(
+            completed=query.completed, after=query.after, limit=query.limit
         )
         headers: dict[str, str] = {}
-        if len(todos) > query.limit:
-            todos = todos[: query.limit]
-            next_url = request.url.update_query(after=todos[-1]["id"], limit=query.limit)
+        if page.next_after is not None:
+            next_url = request.url.update_query(after=page.next_after, limit=query.limit)
             headers["Link"] = f'<{next_url}>; rel="next"'
-        return self.json_bytes(todos, headers=headers)
+        return self.json_bytes(page.todos, headers=headers)
 
 
 class TodoDetailView(ApiView):

@@ -1,39 +1,47 @@
-"""CDC agent: `postgres.public.todos` -> MongoDB, then the `todos` table, in batches.
+"""CDC agent: `postgres.public.todos` -> MongoDB's bucket pages, then the `todos` table.
 
-Each batch is folded per todo to its newest change (the pure `fold_changes`), written to
-MongoDB in few round trips under the position guard (`ReadModel.write_many`), then to the
-table, and only then acknowledged. MongoDB first: if the worker dies in between, the replay
-finds the table still older and writes again, and MongoDB's guard makes that a no-op. A todo
-MongoDB refuses for good (a write error, not an outage) has its change events dead-lettered
-instead of holding its partition.
+Each batch is folded per todo to its newest change (the pure `fold_changes`), merged into
+the bucket documents of the todos that moved under per-todo position guards
+(`ReadModel.write`), then written to the table, and only then acknowledged. MongoDB first:
+if the worker dies in between, the replay finds the table still older and merges again, and
+the guards make that a no-op. A todo MongoDB refuses for good (a write error, not an outage)
+has its change events dead-lettered instead of holding its partition. On start, once the
+table is recovered, a read model still in the per-todo layout is rebuilt from the table.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
 from faust.types import EventT
 from pymongo.errors import PyMongoError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from contracts.records import decode_change
 from streams.agents.batches import acting_for
-from streams.agents.pipeline import Writer, dead_letter, decode_batch, run_batches, write_isolating
+from streams.agents.pipeline import (
+    Writer,
+    dead_letter,
+    decode_batch,
+    run_batches,
+    write_isolating,
+    write_with_retry,
+)
 from streams.app import app, connections, settings
 from streams.domain import Projection, fold_changes
-from streams.mongo import DocumentsRefusedError
-from streams.tables import get_projection, put_projection
+from streams.read_model import DocumentsRefusedError
+from streams.read_model.migration import migrate_legacy_layout
+from streams.tables import get_projection, put_projection, todos_table
 from streams.topics import changes_dlq_topic, changes_topic
 
 log = logging.getLogger(__name__)
 
 
 async def _write_documents(projections: Sequence[tuple[int, Projection]]) -> None:
-    stale = await connections.read_model.write_many(dict(projections))
-    if stale:
-        log.debug("%d of %d todos were already in MongoDB", stale, len(projections))
+    await connections.read_model.write(dict(projections))
 
 
 # FerretDB names the failing statement of a refused update wrongly, so a refused batch is
@@ -80,3 +88,30 @@ async def project_changes(stream: faust.StreamT[Any]) -> None:
     await run_batches(
         stream, settings.change_batch_size, settings.change_batch_seconds, project_batch
     )
+
+
+async def _write_retrying(projections: Mapping[int, Projection]) -> None:
+    await write_with_retry(MONGODB, [*projections.items()])
+
+
+def _table_projections() -> Iterator[tuple[int, Projection]]:
+    for todo_id, state in todos_table.items():
+        yield todo_id, Projection.from_state(state)
+
+
+@app.task
+async def migrate_read_model() -> None:
+    """Rebuild a per-todo read model as pages once the table is recovered (this worker's part)."""
+    if project_changes not in app.agents.values():
+        return  # only the worker that projects changes writes the read model
+    await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+    await connections.open()
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(PyMongoError),
+        wait=wait_exponential(multiplier=0.1, max=5.0),
+        reraise=True,
+    ):
+        with attempt:
+            await migrate_legacy_layout(
+                connections.read_model, _table_projections(), _write_retrying
+            )

@@ -35,7 +35,7 @@ class FakeReadModel:
         self.writes: list[tuple[int, Projection]] = []
         self.documents: dict[int, Projection] = {}
 
-    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+    async def write(self, projections: Mapping[int, Projection]) -> int:
         stale = 0
         for todo_id, projection in projections.items():
             self.writes.append((todo_id, projection))

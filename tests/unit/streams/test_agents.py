@@ -14,8 +14,8 @@ from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
 from streams.agents.pipeline import Backoff
 from streams.domain import Projection
-from streams.mongo import DocumentsRefusedError
 from streams.postgres import BatchOutcome
+from streams.read_model import DocumentsRefusedError
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
 from tests.unit.streams.conftest import FakeCommandStore, FakeReadModel, use_clients
@@ -128,12 +128,12 @@ class BlockingReadModel(FakeReadModel):
         self.calls = 0
         self.blocked = asyncio.Event()
 
-    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+    async def write(self, projections: Mapping[int, Projection]) -> int:
         self.calls += 1
         if self.calls > 1:
             self.blocked.set()
             await asyncio.Event().wait()
-        return await super().write_many(projections)
+        return await super().write(projections)
 
 
 async def test_a_change_batch_cut_short_by_a_stop_is_not_acknowledged(monkeypatch):
@@ -195,10 +195,10 @@ async def test_a_command_postgresql_refuses_is_dead_lettered_and_its_batch_mates
 class RefusingReadModel(FakeReadModel):
     """Refuses todo 42's document for good, as a server write error would."""
 
-    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+    async def write(self, projections: Mapping[int, Projection]) -> int:
         if 42 in projections:
             raise DocumentsRefusedError([{"index": 0, "code": 2, "errmsg": "bad value"}])
-        return await super().write_many(projections)
+        return await super().write(projections)
 
 
 async def test_a_todo_mongodb_refuses_is_dead_lettered_and_its_batch_mates_projected(
@@ -286,9 +286,9 @@ class FlakyReadModel(FakeReadModel):
         super().__init__()
         self.outage = outage
 
-    async def write_many(self, projections: Mapping[int, Projection]) -> int:
+    async def write(self, projections: Mapping[int, Projection]) -> int:
         self.outage.check()
-        return await super().write_many(projections)
+        return await super().write(projections)
 
 
 async def test_an_unreachable_mongodb_holds_the_batch_until_it_is_projected(

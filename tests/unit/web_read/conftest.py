@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
@@ -16,29 +16,40 @@ os.environ.setdefault("STREAMS_TABLE_STORE", "memory://")
 from faust.exceptions import SameNode
 
 import web_read
+from contracts.stores import bucket_of
 from streams.app import app, connections
+from streams.read_model import Page
+from streams.read_model.pages import walk_page
 
 # The worker attaches the read API the same way (streams.worker); the probe is on for its test.
 web_read.register(app, bench_probe=True)
 
 
 class FakeReadModel:
-    """Serves todos from a list, the way ReadModel queries MongoDB."""
+    """Serves todos from a list through the real page walk over in-memory bucket documents."""
 
     def __init__(self) -> None:
         self.todos: list[dict[str, Any]] = []
         self.healthy = True
 
-    async def list_todos(
-        self, *, completed: bool | None, after: int | None, limit: int
-    ) -> list[dict[str, Any]]:
-        found = [
-            t
-            for t in sorted(self.todos, key=lambda t: t["id"])
-            if (completed is None or t["completed"] is completed)
-            and (after is None or t["id"] > after)
-        ]
-        return found[:limit]
+    def _buckets(self) -> dict[int, dict[str, Any]]:
+        buckets: dict[int, dict[str, Any]] = {}
+        for todo in sorted(self.todos, key=lambda t: t["id"]):
+            buckets.setdefault(bucket_of(todo["id"]), {"todos": []})["todos"].append(todo)
+        return buckets
+
+    async def list_page(self, *, completed: bool | None, after: int | None, limit: int) -> Page:
+        buckets = self._buckets()
+        listed = sorted(buckets)
+
+        async def window(first: int, count: int) -> tuple[list[int], bool]:
+            chosen = [b for b in listed if b >= first]
+            return chosen[:count], len(chosen) > count
+
+        async def read(keys: Iterable[int]) -> dict[int, Any]:
+            return {key: buckets.get(key) for key in keys}
+
+        return await walk_page(window, read, after=after or 0, completed=completed, limit=limit)
 
     async def ping(self) -> None:
         if not self.healthy:

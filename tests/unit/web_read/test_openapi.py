@@ -11,8 +11,9 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
 from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TITLE_MAX_LENGTH, TODO_ID_MAX
-from contracts.records import Todo
-from streams.mongo import document_todo
+from contracts.records import Position, Todo
+from streams.domain import Projection
+from streams.read_model.buckets import merge_bucket
 from web_read.errors import BadRequestError, NotFoundError, error_body
 from web_read.openapi import build_document, document_json, document_yaml
 from web_read.params import LIST_PARAMETERS, parse_id, parse_list_query
@@ -110,12 +111,13 @@ def _todo(title: str = "Learn Kafka") -> Todo:
     return Todo(42, title, "EDA", True, moment, moment, 2)
 
 
-def test_a_todo_from_the_table_and_one_from_mongodb_match_the_todo_schema():
+def test_a_todo_from_the_table_and_one_from_a_mongodb_bucket_match_the_todo_schema():
     validator = _validator("Todo")
-    public = _todo().to_json()
-    validator.validate(public)
-    document = {"_id": 42, **{k: v for k, v in public.items() if k != "id"}, "deleted": False}
-    validator.validate(document_todo(document))
+    validator.validate(_todo().to_json())
+    position = Position(lsn=1, streamed=True, version=2)
+    bucket = merge_bucket(None, {42: Projection(todo=_todo(), position=position)})
+    assert bucket is not None
+    validator.validate(bucket["todos"][0])
 
 
 def test_the_todo_schema_bounds_the_title_by_the_contract():

@@ -155,7 +155,7 @@ async def test_a_list_query_over_its_time_limit_is_a_503_saying_the_read_model_i
     async def too_slow(**_kwargs):
         raise ExecutionTimeout("operation exceeded time limit", code=50)
 
-    monkeypatch.setattr(read_model, "list_todos", too_slow)
+    monkeypatch.setattr(read_model, "list_page", too_slow)
     response = await client.get("/api/todos/")
     assert response.status == 503
     assert await response.json() == {"detail": "The read model is busy: retry later."}

@@ -1,0 +1,96 @@
+"""Bucket documents of the read model: their shape, the guarded merge, and page selection.
+
+Pure: no I/O. A bucket document holds the live todos of one id bucket in the seed's public
+shape, in id order, and the newest position of every todo the bucket has seen (tombstones
+included), so a replayed or stale change can never move a todo backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.stores import bucket_last_id, bucket_of
+from streams.domain import Projection
+
+Document = dict[str, Any]
+PublicTodo = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One list page: its todos in id order, and the `after` of the next page (None: last)."""
+
+    todos: list[PublicTodo]
+    next_after: int | None
+
+
+def by_bucket(projections: Mapping[int, Projection]) -> dict[int, dict[int, Projection]]:
+    """Group projections by the bucket of their todo id."""
+    grouped: dict[int, dict[int, Projection]] = {}
+    for todo_id, projection in projections.items():
+        grouped.setdefault(bucket_of(todo_id), {})[todo_id] = projection
+    return grouped
+
+
+def merge_bucket(
+    document: Mapping[str, Any] | None, projections: Mapping[int, Projection]
+) -> Document | None:
+    """Return the bucket's new `todos` and `positions`, or None when nothing moves forward.
+
+    Each entry changes only when its projection's position is newer than the one the bucket
+    holds for that id (the per-entry position guard), so merging is idempotent.
+    """
+    positions: dict[str, str] = dict(document["positions"]) if document else {}
+    todos: dict[int, PublicTodo] = (
+        {todo["id"]: todo for todo in document["todos"]} if document else {}
+    )
+    changed = False
+    for todo_id, projection in projections.items():
+        key, position = str(todo_id), projection.position.key()
+        if key in positions and positions[key] >= position:
+            continue
+        positions[key] = position
+        if projection.todo is None:
+            todos.pop(todo_id, None)
+        else:
+            todos[todo_id] = projection.todo.to_json()
+        changed = True
+    if not changed:
+        return None
+    return {"todos": [todos[todo_id] for todo_id in sorted(todos)], "positions": positions}
+
+
+def select(todos: Iterable[PublicTodo], *, after: int, completed: bool | None) -> list[PublicTodo]:
+    """Return the todos with id > `after` that match `completed` (None: all), in order."""
+    return [
+        todo
+        for todo in todos
+        if todo["id"] > after and (completed is None or todo["completed"] is completed)
+    ]
+
+
+def assemble_page(
+    read: Sequence[tuple[int, Mapping[str, Any] | None]],
+    *,
+    after: int,
+    completed: bool | None,
+    limit: int,
+    exhausted: bool,
+) -> Page:
+    """Build a page from the bucket documents read in bucket order (None: no document).
+
+    More than `limit` matches: the page ends at its `limit`th todo. Otherwise, if buckets are
+    left unread (`exhausted` False), the next page starts after the last bucket read, so a
+    page may be short, even empty, yet a walk misses nothing.
+    """
+    found: list[PublicTodo] = []
+    for _, document in read:
+        if document is not None:
+            found.extend(select(document["todos"], after=after, completed=completed))
+    if len(found) > limit:
+        return Page(found[:limit], found[limit - 1]["id"])
+    if exhausted or not read:
+        return Page(found, None)
+    return Page(found, bucket_last_id(read[-1][0]))
