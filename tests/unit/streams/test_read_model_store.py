@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -31,10 +31,10 @@ class Worker:
         self.model = ReadModel("mongodb://unused", "unused")
         self.pages = FakeCollection(database, "todo_pages")
         self.directory = FakeCollection(database, "todo_page_directory")
-        self.model.pages = VersionedDocuments(lambda: self.pages, cache_size=64)  # type: ignore[arg-type]
+        self.model.pages = VersionedDocuments(lambda: cast(Any, self.pages), cache_size=64)
         now = clock if clock is not None else [0.0]
         self.model.directory = Directory(
-            VersionedDocuments(lambda: self.directory, cache_size=64),  # type: ignore[arg-type]
+            VersionedDocuments(lambda: cast(Any, self.directory), cache_size=64),
             clock=lambda: now[0],
         )
 
@@ -71,7 +71,7 @@ async def test_a_write_lists_the_bucket_root_first_then_group_then_writes_the_bu
         order.append(f"{collection}:{ids}")
         return await real(name, collection, **body)
 
-    database.command = record  # type: ignore[method-assign]
+    database.command = record
     big = GROUP_SIZE * BUCKET_SIZE + 5
     await worker.model.write({5: _projection(5, 1), big: _projection(big, 1)})
     assert order == [
