@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pymongo import MongoClient
 
 from compose.launcher import IsolatedStack, StackAddresses
+from contracts.stores import READ_MODEL_PAGES
 from tests.support.polling import wait_for
 
 CHANGELOG = "todo-eda-streams-todos-changelog"
@@ -29,7 +30,7 @@ class Pipeline:
         self.http = requests.Session()
         self.pg_conninfo = stack.postgres.conninfo
         self.mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongo_url, tz_aware=True)
-        self.mongo_todos = self.mongo[stack.mongo_db]["todos"]
+        self.mongo_db = self.mongo[stack.mongo_db]
 
     # HTTP ---------------------------------------------------------------------------------
 
@@ -79,6 +80,15 @@ class Pipeline:
             todos.extend(response.json())
             url = response.links.get("next", {}).get("url")
         return todos
+
+    def mongo_live_todos(self) -> dict[int, dict[str, Any]]:
+        """Return every live todo in MongoDB's bucket pages by id (asserting each is once)."""
+        found: dict[int, dict[str, Any]] = {}
+        for bucket in self.mongo_db[READ_MODEL_PAGES].find({}):
+            for todo in bucket["todos"]:
+                assert todo["id"] not in found, f"todo {todo['id']} in two buckets"
+                found[todo["id"]] = todo
+        return found
 
     # PostgreSQL ---------------------------------------------------------------------------
 

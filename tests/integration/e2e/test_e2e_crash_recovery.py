@@ -32,16 +32,7 @@ def _pg_todos(pipeline):
 
 
 def _mongo_todos(pipeline):
-    docs = list(pipeline.mongo_todos.find({"deleted": False}))
-    ids = [d["_id"] for d in docs]
-    assert len(ids) == len(set(ids))
-    return {
-        d["_id"]: {
-            "id": d["_id"],
-            **{k: d[k] for k in ("title", "description", "completed", "created_at", "updated_at")},
-        }
-        for d in docs
-    }
+    return pipeline.mongo_live_todos()
 
 
 @pytest.mark.disruptive

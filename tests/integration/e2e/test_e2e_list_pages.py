@@ -1,0 +1,213 @@
+"""The list through the whole stack: rows written to PostgreSQL reach the pages by CDC.
+
+Rows are written with chosen ids by SQL (gaps wider than a bucket and than a directory group),
+above every id the sequence handed out, and the sequence is moved past them first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from contracts.records import Position
+from contracts.stores import (
+    BUCKET_SIZE,
+    GROUP_SIZE,
+    LEGACY_READ_MODEL_COLLECTION,
+    READ_MODEL_DIRECTORY,
+    READ_MODEL_PAGES,
+    bucket_of,
+)
+from tests.support.polling import wait_for
+
+GROUP_SPAN = GROUP_SIZE * BUCKET_SIZE  # ids one directory group covers
+
+
+def _fresh_base(pipeline) -> int:
+    """Return a group-aligned id above every id in use, with the sequence moved 10**8 past it."""
+    with pipeline.pg() as conn:
+        (last,) = conn.execute(
+            "SELECT greatest(coalesce(pg_sequence_last_value("
+            "pg_get_serial_sequence('todos', 'id')), 0), coalesce(max(id), 0)) FROM todos"
+        ).fetchone()
+        base = (last // GROUP_SPAN + 1) * GROUP_SPAN
+        conn.execute("SELECT setval(pg_get_serial_sequence('todos', 'id'), %s)", (base + 10**8,))
+    return base
+
+
+def _insert(pipeline, ids: Iterable[int], *, completed=lambda i: False, title="row") -> None:
+    rows = [(i, f"{title} {i}", f"#{i}", bool(completed(i))) for i in ids]
+    with pipeline.pg() as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO todos (id, title, description, completed, created_at, updated_at,"
+            " version) VALUES (%s, %s, %s, %s, now(), now(), 1)",
+            rows,
+        )
+
+
+def _delete(pipeline, ids: Iterable[int]) -> None:
+    with pipeline.pg() as conn:
+        conn.execute("DELETE FROM todos WHERE id = ANY(%s)", (list(ids),))
+
+
+def _pg_ids(pipeline, completed: bool | None = None) -> list[int]:
+    where = "" if completed is None else f"WHERE completed = {str(completed).lower()}"
+    with pipeline.pg() as conn:
+        return [r[0] for r in conn.execute(f"SELECT id FROM todos {where} ORDER BY id")]
+
+
+def _walk(pipeline, limit: int, completed: bool | None = None) -> tuple[list[int], int]:
+    """Follow the list's Links from its first page: the ids in order, and how many pages."""
+    query = f"limit={limit}" + ("" if completed is None else f"&completed={str(completed).lower()}")
+    url: str | None = f"{pipeline.read_url}/api/todos/?{query}"
+    ids: list[int] = []
+    pages = 0
+    while url:
+        response = pipeline.http.get(url, timeout=10)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body) <= limit
+        ids.extend(t["id"] for t in body)
+        pages += 1
+        url = response.links.get("next", {}).get("url")
+    return ids, pages
+
+
+def _walk_matches_postgres(pipeline):
+    def probe() -> list[int] | None:
+        expected = _pg_ids(pipeline)
+        return expected if _walk(pipeline, 1000)[0] == expected else None
+
+    return probe
+
+
+def test_paging_through_sparse_buckets_returns_every_live_todo_once_in_order(pipeline):
+    base = _fresh_base(pipeline)
+    dense = [base + 10**7 + k for k in range(300)]
+    emptied = [base + 300, base + 301, base + 302]  # the only rows of their bucket
+    ids = [base + 5, *emptied, base + 200_000, base + 2 * GROUP_SPAN + 7, *dense]
+    _insert(pipeline, ids, completed=lambda i: i % 3 == 0)
+    _delete(pipeline, [*emptied, *dense[::10]])
+    expected = wait_for(
+        _walk_matches_postgres(pipeline), timeout=60, message="the rows in the list"
+    )
+    assert not set(emptied) & set(expected) and base + 200_000 in expected
+    live_here = [i for i in expected if i >= base]
+    assert bucket_of(live_here[1]) - bucket_of(live_here[0]) > GROUP_SIZE  # a group's gap
+    for limit in (1, 7, 100, 1000):
+        walked, pages = _walk(pipeline, limit)
+        assert walked == expected, limit
+        assert pages >= len(expected) // limit
+    for completed in (True, False):
+        assert _walk(pipeline, 7, completed)[0] == _pg_ids(pipeline, completed)
+    # The bucket whose rows were all deleted stays in the directory and reads as empty.
+    bucket = pipeline.mongo_db[READ_MODEL_PAGES].find_one({"_id": bucket_of(base + 300)})
+    assert bucket is not None and bucket["todos"] == [] and len(bucket["positions"]) == 3
+    # The seed's call: the first page, no parameters.
+    first = pipeline.read("/todos/")
+    assert first.status_code == 200 and [t["id"] for t in first.json()] == expected[:100]
+
+
+def test_a_walk_during_writes_returns_the_todos_live_throughout_once_in_order(pipeline):
+    base = _fresh_base(pipeline)
+    stable = [base + 2 * k for k in range(400)]  # updated during the walk, never deleted
+    gone = [base + 2000 + k for k in range(200)]  # deleted before the walk starts
+    _insert(pipeline, [*stable, *gone])
+    _delete(pipeline, gone)
+    wait_for(_walk_matches_postgres(pipeline), timeout=60, message="the rows in the list")
+
+    stop = threading.Event()
+    churned: list[int] = []
+
+    def churn() -> None:
+        # Creates between the stable ids, deletes of those, updates of stable ones.
+        n = 0
+        with pipeline.pg() as conn:
+            while not stop.is_set():
+                odd = base + 2 * (n % 400) + 1
+                if odd in churned:
+                    conn.execute("DELETE FROM todos WHERE id = %s", (odd,))
+                    churned.remove(odd)
+                else:
+                    conn.execute(
+                        "INSERT INTO todos (id, title, description, completed, created_at,"
+                        " updated_at, version) VALUES (%s, 'churn', '', false, now(), now(), 1)",
+                        (odd,),
+                    )
+                    churned.append(odd)
+                conn.execute(
+                    "UPDATE todos SET title = %s, version = version + 1 WHERE id = %s",
+                    (f"updated {n}", stable[(n * 7) % 400]),
+                )
+                n += 1
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        walks = [_walk(pipeline, limit)[0] for limit in (7, 100, 7)]
+    finally:
+        stop.set()
+        writer.join(30)
+    assert churned, "the churn wrote nothing"
+    for walked in walks:
+        assert walked == sorted(set(walked))  # each todo once, in id order
+        assert set(stable) <= set(walked)
+        assert not set(gone) & set(walked)
+    wait_for(_walk_matches_postgres(pipeline), timeout=60, message="the list settled")
+
+
+def test_a_redelivered_change_leaves_its_bucket_document_unchanged(pipeline):
+    base = _fresh_base(pipeline)
+    ids = [base + k * BUCKET_SIZE for k in range(1, 33)]  # one per bucket
+    _insert(pipeline, ids)
+    wait_for(_walk_matches_postgres(pipeline), timeout=60, message="the rows in the list")
+    records = [r for r in pipeline.records("postgres.public.todos") if r.value() is not None]
+    partitions = {int(r.key()): r.partition() for r in records if int(r.key()) in ids}
+    todo = ids[0]
+    marker = next(i for i in ids[1:] if partitions[i] == partitions[todo])
+    pages = pipeline.mongo_db[READ_MODEL_PAGES]
+    before = pages.find_one({"_id": bucket_of(todo)})
+    for record in records:
+        if int(record.key()) == todo:
+            pipeline.produce("postgres.public.todos", record.key(), record.value())
+    # A later change on the same partition: once it shows, the replayed ones were consumed.
+    with pipeline.pg() as conn:
+        conn.execute("UPDATE todos SET title = 'marker', version = 2 WHERE id = %s", (marker,))
+    pipeline.wait_todo(marker, lambda t: t["title"] == "marker")
+    assert pages.find_one({"_id": bucket_of(todo)}) == before
+
+
+def _legacy_document(todo: dict[str, Any], lsn: int) -> dict[str, Any]:
+    """A document of the first layout (one per todo), as the previous version wrote it."""
+    position = Position(lsn=lsn, streamed=True, version=1).key()
+    public = {k: v for k, v in todo.items() if k != "id"}
+    return {"_id": todo["id"], **public, "deleted": False, "_pos": position}
+
+
+@pytest.mark.disruptive
+def test_a_read_model_in_the_per_todo_layout_is_rebuilt_as_pages_on_upgrade(pipeline, stack):
+    expected = wait_for(_walk_matches_postgres(pipeline), timeout=60, message="settled")
+    live = {t["id"]: t for t in pipeline.list_all()}
+    stack.stop("streams")
+    database = pipeline.mongo_db
+    database.drop_collection(READ_MODEL_PAGES)
+    database.drop_collection(READ_MODEL_DIRECTORY)
+    legacy = database[LEGACY_READ_MODEL_COLLECTION]
+    legacy.insert_many([_legacy_document(todo, 1) for todo in live.values()])
+    # Only in the old collection: the rebuild reads the table, so this must not come back.
+    ghost = {"id": 9 * 10**15, "title": "only in the old layout", "completed": False}
+    legacy.insert_one({**_legacy_document(ghost, 1), "description": ""})
+    stack.start("streams")
+    stack.wait_ready("streams")
+
+    def migrated() -> bool:
+        names = database.list_collection_names()
+        return LEGACY_READ_MODEL_COLLECTION not in names and _walk(pipeline, 1000)[0] == expected
+
+    wait_for(migrated, timeout=120, message="pages rebuilt and the legacy collection dropped")
+    assert [t["id"] for t in pipeline.list_all()] == expected
+    assert {t["id"]: t for t in pipeline.list_all()} == live
+    assert _walk(pipeline, 7)[0] == expected
