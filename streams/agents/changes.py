@@ -28,7 +28,6 @@ from streams.agents.pipeline import (
     decode_batch,
     run_batches,
     write_isolating,
-    write_with_retry,
 )
 from streams.app import app, connections, settings
 from streams.domain import Projection, fold_changes
@@ -90,8 +89,10 @@ async def project_changes(stream: faust.StreamT[Any]) -> None:
     )
 
 
-async def _write_retrying(projections: Mapping[int, Projection]) -> None:
-    await write_with_retry(MONGODB, [*projections.items()])
+async def _write_rebuilt(projections: Mapping[int, Projection]) -> None:
+    # No event to dead-letter here: a refused todo is logged and left out of the pages.
+    for (todo_id, _), reason in await write_isolating(MONGODB, [*projections.items()]):
+        log.error("todo %d left out of the rebuilt read model: %s", todo_id, reason)
 
 
 def _table_projections() -> Iterator[tuple[int, Projection]]:
@@ -112,6 +113,5 @@ async def migrate_read_model() -> None:
         reraise=True,
     ):
         with attempt:
-            await migrate_legacy_layout(
-                connections.read_model, _table_projections(), _write_retrying
-            )
+            model = connections.read_model
+            await migrate_legacy_layout(model, _table_projections(), _write_rebuilt)
