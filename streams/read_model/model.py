@@ -5,6 +5,7 @@ docs/decisions/read-model-pages.md explains the layout and why it is shaped by F
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ class ReadModel:
         self.pages = VersionedDocuments(
             lambda: self.database[READ_MODEL_PAGES], cache_size=BUCKET_CACHE_SIZE
         )
+        # One write at a time per worker (the CDC agent's batches, the upgrade's rebuild): on
+        # FerretDB a compare-and-set is not atomic against a concurrent one (see the decision).
+        self._writing = asyncio.Lock()
         self.directory = Directory(
             VersionedDocuments(
                 lambda: self.database[READ_MODEL_DIRECTORY], cache_size=DIRECTORY_CACHE_SIZE
@@ -77,10 +81,11 @@ class ReadModel:
         if not projections:
             return 0
         grouped = by_bucket(projections)
-        await self.directory.ensure(grouped)
-        return await self.pages.merge(
-            {bucket: _bucket_merge(members) for bucket, members in grouped.items()}
-        )
+        async with self._writing:
+            await self.directory.ensure(grouped)
+            return await self.pages.merge(
+                {bucket: _bucket_merge(members) for bucket, members in grouped.items()}
+            )
 
     async def list_page(self, *, completed: bool | None, after: int | None, limit: int) -> Page:
         """Return a page of live todos with id > `after` in id order, at most `limit`."""
