@@ -115,8 +115,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson both ways (docs/decisions/write-api-throughput.md); the parser falls back to
+    # DRF's for the bodies orjson refuses, so every answer stays what it was.
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["cud_api.core.parsers.OrjsonFirstJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cud_api.core.negotiation.FirstRendererNegotiation",
     # The API is open, as in the seed; no session auth also means no CSRF on the JSON API.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
