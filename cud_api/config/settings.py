@@ -45,11 +45,12 @@ MIDDLEWARE = [
     # First, so an oversized body is refused before anything reads it.
     "cud_api.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, CSRF cookies, users and messages serve only the admin: skipped for the API.
+    "cud_api.core.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "cud_api.core.middleware.AdminCsrfViewMiddleware",
+    "cud_api.core.middleware.AdminAuthenticationMiddleware",
+    "cud_api.core.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -154,6 +155,8 @@ KAFKA_BROKER_URL = setting("KAFKA_BROKER_URL")
 # Upper bound for a command's delivery (librdkafka message.timeout.ms); the request waits this
 # long at most for the broker's acknowledgement before answering 503.
 KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_MS", "5000"))
+# How long librdkafka holds a command to batch it with concurrent ones (linger.ms).
+KAFKA_LINGER_MS = int(os.environ.get("CUD_API_KAFKA_LINGER_MS", "1"))
 # Seconds a client is asked to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = 5
 
