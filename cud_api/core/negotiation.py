@@ -26,7 +26,11 @@ class FirstRendererNegotiation(DefaultContentNegotiation):
         if (
             not format_suffix
             and accept in ("*/*", first.media_type)
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            # No query string, no `?format=` (and no QueryDict built to find that out).
+            and (
+                not request.META.get("QUERY_STRING")
+                or self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            )
         ):
             return first, first.media_type
         return super().select_renderer(request, renderers, format_suffix)
