@@ -176,7 +176,7 @@ SERVICES: tuple[Service, ...] = (
             "--threads",
             "8",
             # No access log: one line per request cost more CPU than the request's own Django
-            # work (docs/decisions/write-api-throughput.md); errors still reach the log.
+            # work (docs/decisions/web-paths.md); errors still reach the log.
             "--graceful-timeout",
             "15",
             # gunicorn's runtime control socket defaults to one path per user, which every

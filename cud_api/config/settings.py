@@ -116,7 +116,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 REST_FRAMEWORK = {
-    # orjson both ways (docs/decisions/write-api-throughput.md); the parser falls back to
+    # orjson both ways (docs/decisions/web-paths.md); the parser falls back to
     # DRF's for the bodies orjson refuses, so every answer stays what it was.
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cud_api.core.parsers.OrjsonFirstJSONParser"],
