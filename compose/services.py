@@ -175,10 +175,13 @@ SERVICES: tuple[Service, ...] = (
             "3",
             "--threads",
             "8",
-            "--access-logfile",
-            "-",
+            # No access log: one line per request cost more CPU than the request's own Django
+            # work (docs/decisions/web-paths.md); errors still reach the log.
             "--graceful-timeout",
             "15",
+            # gunicorn's runtime control socket defaults to one path per user, which every
+            # stack's gunicorn would share; nothing here uses it.
+            "--no-control-socket",
         ],
         port=lambda s: s.cud_api_port,
         url=lambda s: f"http://127.0.0.1:{s.cud_api_port}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import faust
@@ -63,6 +64,48 @@ def get_projection(todo_id: int) -> Projection | None:
     """Return the table's projection of one todo on this worker, or None."""
     state = todos_table.get(todo_id)
     return None if state is None else Projection.from_state(state)
+
+
+# What `Todo.to_state` stores: the public fields plus the version (every version so far).
+_PUBLIC_FIELDS = ("id", "title", "description", "completed", "created_at", "updated_at")
+_STORED_FIELDS = frozenset((*_PUBLIC_FIELDS, "version"))
+_STORED_TIME_LENGTH = len("2026-01-01T00:00:00.000000Z")
+
+
+def _stored_time(value: object) -> bool:
+    return value is None or (
+        type(value) is str and len(value) == _STORED_TIME_LENGTH and value[-1] == "Z"
+    )
+
+
+def public_todo(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return a stored projection's todo in its public JSON shape, or None once deleted.
+
+    A state in the form `Todo.to_state` writes already holds the public fields as they are
+    answered, so they are taken as stored; any other state goes through `Projection`.
+    """
+    todo = state.get("todo")
+    if todo is None:
+        return None
+    if (
+        todo.keys() == _STORED_FIELDS
+        and type(todo["id"]) is int
+        and type(todo["title"]) is str
+        and type(todo["description"]) is str
+        and type(todo["completed"]) is bool
+        and _stored_time(todo["created_at"])
+        and _stored_time(todo["updated_at"])
+    ):
+        return {name: todo[name] for name in _PUBLIC_FIELDS}
+    rebuilt = Projection.from_state(dict(state)).todo
+    return None if rebuilt is None else rebuilt.to_json()
+
+
+def get_public_todo(todo_id: int) -> dict[str, Any] | None:
+    """Return one todo of this worker's table in its public JSON shape, or None."""
+    # The store itself: one lookup, where the table's `get` first asks whether the key exists.
+    state = todos_table.data.get(todo_id)
+    return None if state is None else public_todo(state)
 
 
 def put_projection(todo_id: int, projection: Projection) -> None:

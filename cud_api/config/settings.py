@@ -45,11 +45,12 @@ MIDDLEWARE = [
     # First, so an oversized body is refused before anything reads it.
     "cud_api.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, CSRF cookies, users and messages serve only the admin: skipped for the API.
+    "cud_api.core.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "cud_api.core.middleware.AdminCsrfViewMiddleware",
+    "cud_api.core.middleware.AdminAuthenticationMiddleware",
+    "cud_api.core.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -115,8 +116,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson both ways (docs/decisions/web-paths.md); the parser falls back to
+    # DRF's for the bodies orjson refuses, so every answer stays what it was.
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["cud_api.core.parsers.OrjsonFirstJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cud_api.core.negotiation.FirstRendererNegotiation",
     # The API is open, as in the seed; no session auth also means no CSRF on the JSON API.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -151,6 +155,8 @@ KAFKA_BROKER_URL = setting("KAFKA_BROKER_URL")
 # Upper bound for a command's delivery (librdkafka message.timeout.ms); the request waits this
 # long at most for the broker's acknowledgement before answering 503.
 KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_MS", "5000"))
+# How long librdkafka holds a command to batch it with concurrent ones (linger.ms).
+KAFKA_LINGER_MS = int(os.environ.get("CUD_API_KAFKA_LINGER_MS", "1"))
 # Seconds a client is asked to wait (Retry-After) when a dependency is down.
 RETRY_AFTER_SECONDS = 5
 

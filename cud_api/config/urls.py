@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cud_api.core.apis import HealthApi
+from cud_api.core.middleware import ADMIN_PATH_PREFIX
 
 
 def static_serve(request: HttpRequest, path: str) -> HttpResponseBase:
@@ -24,7 +25,7 @@ urlpatterns = [
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(("cud_api.todos.urls", "todos"), namespace="api")),
     path("", include(("cud_api.todos.urls", "todos"), namespace="root")),
-    path("admin/", admin.site.urls),
+    path(ADMIN_PATH_PREFIX.lstrip("/"), admin.site.urls),
     re_path(r"^static/(?P<path>.*)$", static_serve),
 ]
 

@@ -16,7 +16,7 @@ from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
 from cud_api.core.responses import success_body
 from cud_api.todos.idempotency import (
-    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_META_KEY,
     StoredResponse,
     idempotency_key_validate,
     idempotent_call,
@@ -197,7 +197,8 @@ class TodoListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         """Allocate an id and queue a create command; 202 once Kafka acknowledged it."""
         data = _validated(request)
-        key = request.headers.get(IDEMPOTENCY_HEADER)
+        # META, not `request.headers`, which copies every header into a new mapping first.
+        key = request.META.get(IDEMPOTENCY_META_KEY)
         if key is None:
             return _respond(_accepted(todo_create(**data)))
         stored = idempotent_call(

@@ -98,7 +98,7 @@ def producer_config() -> dict[str, Any]:
         "message.timeout.ms": timeout_ms,
         "request.timeout.ms": min(timeout_ms, 30000),
         # Small linger: concurrent requests still batch, a lone request is not held back.
-        "linger.ms": 1,
+        "linger.ms": settings.KAFKA_LINGER_MS,
         # Reconnect quickly after a broker restart instead of backing off for up to 10 s.
         "reconnect.backoff.ms": 100,
         "reconnect.backoff.max.ms": 1000,

@@ -32,6 +32,8 @@ from cud_api.todos.models import IdempotencyKey
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The header's name in the WSGI environ (request.META).
+IDEMPOTENCY_META_KEY = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 MAX_KEY_LENGTH = 255
 # 1 to MAX_KEY_LENGTH visible ASCII characters (as published in the OpenAPI document).
 KEY_PATTERN = "^[!-~]+$"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from faust.types import TP
 
 from contracts.records import Position, Todo, parse_time
+from streams.app import app
 from streams.domain import Projection
+from streams.tables import todos_table
 
 
 def _todo(todo_id: int, *, completed: bool = False) -> dict:
@@ -66,9 +69,10 @@ async def test_bad_list_parameters_are_a_400_with_a_detail(client, query):
     assert "detail" in await response.json()
 
 
-def _project(monkeypatch, todo: Todo | None) -> None:
+def _project(monkeypatch, todo: Todo | None, todo_id: int = 42) -> None:
+    """Store a projection in the table's (in-memory) store, as the CDC agent leaves it."""
     projection = Projection(todo=todo, position=Position(lsn=1, streamed=True, version=1))
-    monkeypatch.setattr("web_read.views.get_projection", lambda todo_id: projection)
+    monkeypatch.setitem(todos_table.data, todo_id, projection.to_state())
 
 
 @pytest.mark.parametrize("path", ["/api/todos/42/", "/api/todos/42", "/todos/42/", "/todos/42"])
@@ -87,9 +91,60 @@ async def test_a_todo_is_served_from_the_table_on_every_detail_path(client, monk
     }
 
 
-async def test_an_unknown_todo_is_a_404_with_drf_detail(client, monkeypatch):
-    monkeypatch.setattr("web_read.views.get_projection", lambda todo_id: None)
+async def test_an_unknown_todo_is_a_404_with_drf_detail(client):
     response = await client.get("/api/todos/7/")
+    assert response.status == 404
+    assert await response.json() == {"detail": "Not found."}
+
+
+def _owner(monkeypatch, *, here: bool) -> list[tuple[str, bytes]]:
+    """Make this worker the active owner of every key's partition, or of none; record asks."""
+    asked: list[tuple[str, bytes]] = []
+
+    def key_partition(topic: str, key: bytes) -> TP:
+        asked.append((topic, key))
+        return TP(topic, 3)
+
+    monkeypatch.setattr(app.producer, "key_partition", key_partition)
+    monkeypatch.setattr(app.assignor, "is_active", lambda tp: here and tp.partition == 3)
+    return asked
+
+
+async def test_the_owner_answers_from_its_table_without_the_router(client, monkeypatch):
+    moment = parse_time("2026-11-27T19:42:00.123456Z")
+    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2))
+    asked = _owner(monkeypatch, here=True)
+
+    async def never(*args, **kwargs):
+        raise AssertionError("routed a key this worker owns")
+
+    monkeypatch.setattr(app.router, "route_req", never)
+    response = await client.get("/api/todos/42/")
+    assert response.status == 200
+    assert (await response.json())["title"] == "Learn Kafka"
+    # The partition is asked for the key's bytes on the table's changelog, as the router does.
+    assert asked == [(todos_table.changelog_topic.get_topic_name(), b"42")]
+
+
+async def test_a_todo_another_worker_owns_is_forwarded_by_the_router(client, monkeypatch):
+    _project(monkeypatch, Todo(42, "held here too", created_at=None, updated_at=None))
+    _owner(monkeypatch, here=False)
+    routed: list[tuple[str, str]] = []
+
+    async def forward(table_name, key, web_driver, request):
+        routed.append((table_name, key))
+        return web_driver.bytes(b'{"from": "owner"}', content_type="application/json")
+
+    monkeypatch.setattr(app.router, "route_req", forward)
+    response = await client.get("/api/todos/42/")
+    assert response.status == 200
+    assert await response.json() == {"from": "owner"}
+    assert routed == [("todos", "42")]
+
+
+async def test_an_owner_without_the_todo_answers_404(client, monkeypatch):
+    _owner(monkeypatch, here=True)
+    response = await client.get("/api/todos/8/")
     assert response.status == 404
     assert await response.json() == {"detail": "Not found."}
 
@@ -110,7 +165,7 @@ async def test_an_unexpected_error_is_a_json_500_without_a_traceback(client, mon
     def boom(todo_id):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("web_read.views.get_projection", boom)
+    monkeypatch.setattr("web_read.views.get_public_todo", boom)
     response = await client.get("/api/todos/42/")
     assert response.status == 500
     body = await response.json()
