@@ -28,6 +28,7 @@ class Sizes:
     e2e_sample_max_rate: float = 5.0
     e2e_sample_first_poll_s: float = 0.01
     e2e_sample_max_poll_s: float = 0.25
+    e2e_probe_max_rps: float = 20.0  # all the probe's HTTP polls together
     e2e_visible_timeout_s: float = 10.0
     e2e_p99_limit_ms: float = 1000.0
     stage_samples: int = 100

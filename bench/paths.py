@@ -119,6 +119,7 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
                 "sample_max_rate": sizes.e2e_sample_max_rate,
                 "first_poll_s": sizes.e2e_sample_first_poll_s,
                 "max_poll_s": sizes.e2e_sample_max_poll_s,
+                "probe_max_rps": sizes.e2e_probe_max_rps,
                 "visible_timeout_s": sizes.e2e_visible_timeout_s,
             },
             timeout=sizes.e2e_duration_s + 2 * sizes.e2e_visible_timeout_s + 120,
@@ -213,6 +214,7 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
                     r["http_sample"]["http_minus_changelog"].get("p50_ms") for r in runs
                 ),
                 "http_samples": sum(r["http_sample"]["sampled"] for r in runs),
+                "http_never_200": sum(r["http_sample"]["http_never_200"] for r in runs),
                 "steady_runs": steady_runs,
                 "steady": verdicts[rate],
             },

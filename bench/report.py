@@ -48,7 +48,8 @@ def _e2e_rows(e2e: dict[str, Any] | None) -> list[Row]:
             label = f"  same @ {rate}/s by HTTP sample p50/p99 ms (n={s['http_samples']})"
             out.append(("e2e", label,
                         f"{_fmt(s['http_sample_p50_ms'])} / {_fmt(s['http_sample_p99_ms'])}",
-                        f"HTTP - changelog p50 {_fmt(s['http_minus_changelog_p50_ms'], 1)} ms",
+                        f"HTTP - changelog p50 {_fmt(s['http_minus_changelog_p50_ms'], 1)} ms,"
+                        f" {s.get('http_never_200', 0)} never 200 in time",
                         "agrees", "-"))  # fmt: skip
             generator = f"generator {_fmt(s['generator_cpu_cores'], 2)} cores"
             out.append(("e2e", f"  probe @ {rate}/s: CPU cores / HTTP req/s",
@@ -114,7 +115,7 @@ def _growth_rows(growth: dict[str, Any] | None, meta: dict[str, Any]) -> list[Ro
             errors = f", {s['errors']} errors" if s.get("errors") else ""
             out.append(("growth", f"{label} req/s (p99 ms) @ {step['todos']:,} todos",
                         f"{_fmt(s['rps'])} ({_fmt(s['p99_ms'], 1)}){errors}",
-                        f"{const_text}; wrk {s['wrk_cpu_cores']:.2f} cores", "", "-"))  # fmt: skip
+                        f"{const_text}; wrk {s['wrk_cpu_cores']:.3f} cores", "", "-"))  # fmt: skip
     ref_size = (meta.get("sizes") or {}).get("growth_walk_size")
     ref = next((s for s in steps if s["size"] == ref_size), steps[len(steps) // 2])
     lst = ref["targets"].get("list_first", {}).get("summary")

@@ -77,6 +77,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
             "read_url": cfg["read_url"],
             "first_poll_s": cfg["first_poll_s"],
             "max_poll_s": cfg["max_poll_s"],
+            "max_rps": cfg["probe_max_rps"],
             "visible_timeout_s": deadline_s,
         }
     )

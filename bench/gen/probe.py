@@ -73,6 +73,7 @@ class ChangelogProbe:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._polls: set[asyncio.Task[None]] = set()
+        self._next_slot = 0.0
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._cfg["bootstrap"],
             group_id=None,
@@ -102,6 +103,15 @@ class ChangelogProbe:
             await self._http.close()
             await consumer.stop()
 
+    async def _http_slot(self) -> None:
+        """Wait for the next request slot: the probe's polls together stay under `max_rps`."""
+        gap = 1.0 / float(self._cfg["max_rps"])
+        now = time.monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + gap
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
     def _start_poll(self, todo_id: int, accepted_at: float) -> None:
         self.sampled[todo_id] = (accepted_at, None)
         task = asyncio.get_running_loop().create_task(self._poll(todo_id, accepted_at))
@@ -113,6 +123,7 @@ class ChangelogProbe:
         delay = float(self._cfg["first_poll_s"])
         deadline = accepted_at + float(self._cfg["visible_timeout_s"])
         while time.time() < deadline:
+            await self._http_slot()
             self.http_requests += 1
             try:
                 async with self._http.get(url) as got:
@@ -122,6 +133,6 @@ class ChangelogProbe:
                         return
             except (aiohttp.ClientError, TimeoutError):
                 pass
-            # Backoff: a slow pipeline gets fewer polls, never more (the old probe's spiral).
+            # Backoff, and the rate cap above: a slow pipeline never draws more polls.
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, float(self._cfg["max_poll_s"]))

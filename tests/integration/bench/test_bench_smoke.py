@@ -56,6 +56,7 @@ def test_smoke_run_of_the_bench_writes_table_json_and_png(
         assert run["http_sample"]["http_latency"]["count"] >= 1
         assert run["probe"]["error"] is None and run["probe"]["cpu_s"] >= 0
         assert run["probe"]["http_requests"] >= run["http_sample"]["sampled"]
+        assert run["probe"]["http_rps"] <= options.sizes.e2e_probe_max_rps + 1
         assert _spread_ok(data["summary"]["p50_ms"])
     assert _spread_ok(results["e2e"]["baseline"]["summary"]["sum_p50_ms"])
     assert _spread_ok(results["read"]["targets"]["by_id"]["summary"]["rps"])
