@@ -61,6 +61,13 @@ def test_the_list_target_is_judged_at_100000_todos() -> None:
     assert row[2] == "550 / 80.0" and row[5] == "met"
 
 
+def test_the_list_target_is_missed_when_requests_failed() -> None:
+    results = _growth_results(500)
+    results["growth"]["by_size"]["100000"]["targets"]["list_first"]["summary"]["errors"] = 3
+    row = _row(results, "list?limit=100 @ 32 clients, 100,000 todos")
+    assert row[5] == "MISSED"
+
+
 def test_the_size_ratio_is_met_within_20_percent_and_missed_beyond() -> None:
     assert _row(_growth_results(500), "list req/s 1,000,000 / 10,000")[5] == "met"
     missed = _row(_growth_results(300), "list req/s 1,000,000 / 10,000")
