@@ -16,8 +16,11 @@ from typing import Any
 from bench import paths
 from bench.config import Options, parse
 from bench.context import Bench
+from bench.growth import growth_path
 from bench.machine import describe
-from bench.plot import draw
+from bench.plot import draw, draw_growth
+from bench.reads import read_path
+from bench.replay import replay_path
 from bench.report import table
 from bench.stack import open_stack
 from bench.wrk import ensure_wrk
@@ -51,8 +54,9 @@ def run_suite(stack: StackAddresses, options: Options) -> dict[str, Any]:
     steps: list[tuple[str, Callable[[Bench], dict[str, Any]]]] = [
         ("write", paths.write_path),
         ("e2e", paths.e2e_path),
-        ("read", paths.read_path),
-        ("replay", paths.replay_path),
+        ("read", read_path),
+        ("growth", growth_path),
+        ("replay", replay_path),
     ]
     for name, step in steps:
         if name not in sizes.paths:
@@ -83,7 +87,12 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     (out_dir / "latest.json").write_text(text)
     png_path = draw(results, out_dir / f"bench-{stamp}.png")
     (out_dir / "latest.png").write_bytes(png_path.read_bytes())
-    return {"json": json_path, "png": png_path}
+    written = {"json": json_path, "png": png_path}
+    growth_png = draw_growth(results, out_dir / f"bench-{stamp}-growth.png")
+    if growth_png is not None:
+        (out_dir / "latest-growth.png").write_bytes(growth_png.read_bytes())
+        written["growth_png"] = growth_png
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,5 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, error in results["errors"].items():
         if not name.endswith("_traceback"):
             print(f"error in {name}: {error}")
-    print(f"results: {written['json']}  plot: {written['png']}")
+    plots = "  ".join(str(v) for k, v in written.items() if k != "json")
+    print(f"results: {written['json']}  plots: {plots}")
     return 1 if any(not k.endswith("_traceback") for k in results["errors"]) else 0

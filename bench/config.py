@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-PATHS = ("write", "e2e", "read", "replay", "memory")
+PATHS = ("write", "e2e", "read", "growth", "replay", "memory")
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,25 @@ class Sizes:
     e2e_rates: tuple[int, ...] = (50, 200, 1000)
     e2e_search_rates: tuple[int, ...] = (100, 500, 750, 1500, 2000, 3000)
     e2e_duration_s: float = 20.0
-    e2e_track_rate: float = 50.0
-    e2e_poll_s: float = 0.01
+    # Every write is timed from the worker's table changelog; 1 in `e2e_sample_every` of them
+    # (at most `e2e_sample_max_rate` a second) is also polled over HTTP, with backoff, to check it.
+    e2e_sample_every: int = 50
+    e2e_sample_max_rate: float = 5.0
+    e2e_sample_first_poll_s: float = 0.01
+    e2e_sample_max_poll_s: float = 0.25
+    e2e_probe_max_rps: float = 20.0  # all the probe's HTTP polls together
     e2e_visible_timeout_s: float = 10.0
     e2e_p99_limit_ms: float = 1000.0
     stage_samples: int = 100
     read_clients: int = 32
     read_duration_s: float = 10.0
     read_ids: int = 2000
-    replay_todos: int = 100_000
+    growth_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    growth_walk_size: int = 100_000  # the size whose whole list is walked page by page
+    growth_walk_limit: int = 100
+    growth_walk_timeout_s: float = 300.0
+    growth_seed_timeout_s: float = 1800.0
+    replay_events: tuple[int, ...] = (100_000, 500_000)
     replay_timeout_s: float = 600.0
     quiesce_timeout_s: float = 180.0
     constant_path: str = "/bench/constant"
@@ -46,12 +56,17 @@ SMOKE = Sizes(
     e2e_rates=(10,),
     e2e_search_rates=(),
     e2e_duration_s=2.0,
-    e2e_track_rate=10.0,
+    e2e_sample_every=5,
     stage_samples=3,
     read_clients=4,
     read_duration_s=1.0,
     read_ids=20,
-    replay_todos=50,
+    growth_sizes=(40, 80, 160),
+    growth_walk_size=80,
+    growth_walk_limit=10,
+    growth_walk_timeout_s=60.0,
+    growth_seed_timeout_s=120.0,
+    replay_events=(50,),
     replay_timeout_s=120.0,
     quiesce_timeout_s=60.0,
 )

@@ -1,47 +1,23 @@
-"""The five paths of issue 5: write, end-to-end, read, replay, memory, each with its baseline."""
+"""The write, end-to-end and memory paths, each with its baseline."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
-import time
-import uuid
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
-
-import psycopg
-import requests
-from pymongo import MongoClient
 
 from bench.context import Bench, LagSampler
 from bench.procs import rss_snapshot, run_generator
-from bench.stats import spread
-from bench.wrk import get_by_id_script, post_json_script, run_wrk, script
-from compose.launcher import service_program
-from compose.polling import wait_until
-from compose.supervisor import Program
+from bench.stats import run_summary, spread
+from bench.visibility import changelog_topic
+from bench.wrk import post_json_script, run_wrk
 from contracts import topics
-from contracts.stores import LEGACY_READ_MODEL_COLLECTION as MONGO_COLLECTION
 
 log = logging.getLogger("bench")
 
 PROBE_TOPIC = "bench.probe"
 WRITE_BODY = {"title": "bench write", "description": "closed loop", "completed": False}
-
-
-def _summary(runs: list[dict[str, Any]], *keys: str) -> dict[str, Any]:
-    """median/min/max of `rps` and the latency percentiles over runs."""
-    out: dict[str, Any] = {"rps": spread(r.get("rps") for r in runs)}
-    for key in keys:
-        out[key] = spread((r.get("latency") or {}).get(key) for r in runs)
-    return out
 
 
 # --- write ------------------------------------------------------------------------------------
@@ -93,8 +69,8 @@ def write_path(bench: Bench) -> dict[str, Any]:
             log.info("write base c=%d run=%d: %.0f req/s p99 %.1f ms",
                      clients, run, base["rps"], base["latency"].get("p99_ms", -1))  # fmt: skip
         result["by_clients"][str(clients)] = {
-            "api": {"summary": _summary(api_runs, "p50_ms", "p99_ms"), "runs": api_runs},
-            "baseline": {"summary": _summary(base_runs, "p50_ms", "p99_ms"), "runs": base_runs},
+            "api": {"summary": run_summary(api_runs, "p50_ms", "p99_ms"), "runs": api_runs},
+            "baseline": {"summary": run_summary(base_runs, "p50_ms", "p99_ms"), "runs": base_runs},
         }
     result["rss_after_write"] = rss_after
     bench.quiesce()
@@ -121,6 +97,10 @@ def _lag_growing(samples: list[dict[str, Any]], rate: float) -> tuple[bool, floa
 
 def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
     sizes = bench.sizes
+    changelog = changelog_topic(sizes.pipeline_group)
+    partitions = bench.kafka.partitions(changelog)
+    if not partitions:
+        raise RuntimeError(f"no changelog topic {changelog}: is the worker's app id the group?")
     bench.quiesce()
     meter = bench.cpu_meter()
     meter.start()
@@ -130,13 +110,19 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
             {
                 "write_url": f"{bench.stack.write_url}/api/todos/",
                 "read_url": bench.stack.read_url,
+                "bootstrap": bench.stack.kafka,
+                "changelog_topic": changelog,
+                "changelog_partitions": partitions,
                 "rate": rate,
                 "duration_s": sizes.e2e_duration_s,
-                "track_rate": sizes.e2e_track_rate,
-                "poll_s": sizes.e2e_poll_s,
+                "sample_every": sizes.e2e_sample_every,
+                "sample_max_rate": sizes.e2e_sample_max_rate,
+                "first_poll_s": sizes.e2e_sample_first_poll_s,
+                "max_poll_s": sizes.e2e_sample_max_poll_s,
+                "probe_max_rps": sizes.e2e_probe_max_rps,
                 "visible_timeout_s": sizes.e2e_visible_timeout_s,
             },
-            timeout=sizes.e2e_duration_s + sizes.e2e_visible_timeout_s + 120,
+            timeout=sizes.e2e_duration_s + 2 * sizes.e2e_visible_timeout_s + 120,
         )
     res["services_cpu_cores"] = meter.stop()
     res["generator_cpu"] = cpu
@@ -155,8 +141,12 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
         and res["achieved_rate"] >= 0.95 * rate
     )
     p50 = res["latency"].get("p50_ms", -1)
-    log.info("e2e %d/s: p50 %.0f p99 %.0f ms, steady=%s, generator %.2f cores",
-             rate, p50, p99 or -1, res["steady"], cpu["cpu_cores"])  # fmt: skip
+    http_p99 = res["http_sample"]["http_latency"].get("p99_ms")
+    log.info("e2e %d/s: p50 %.0f p99 %.0f ms (http sample p99 %.0f ms, n=%d), steady=%s,"
+             " generator %.2f cores, probe %.3f cores %.1f req/s",
+             rate, p50, p99 or -1, http_p99 or -1, res["http_sample"]["sampled"], res["steady"],
+             cpu["cpu_cores"], res["probe"]["cpu_cores"] or -1,
+             res["probe"]["http_rps"] or 0)  # fmt: skip
     return res
 
 
@@ -212,6 +202,19 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
                 },
                 "achieved_rate": spread(r["achieved_rate"] for r in runs),
                 "generator_cpu_cores": spread(r["generator_cpu"]["cpu_cores"] for r in runs),
+                "probe_cpu_cores": spread(r["probe"]["cpu_cores"] for r in runs),
+                "probe_http_rps": spread(r["probe"]["http_rps"] for r in runs),
+                "http_sample_p50_ms": spread(
+                    r["http_sample"]["http_latency"].get("p50_ms") for r in runs
+                ),
+                "http_sample_p99_ms": spread(
+                    r["http_sample"]["http_latency"].get("p99_ms") for r in runs
+                ),
+                "http_minus_changelog_p50_ms": spread(
+                    r["http_sample"]["http_minus_changelog"].get("p50_ms") for r in runs
+                ),
+                "http_samples": sum(r["http_sample"]["sampled"] for r in runs),
+                "http_never_200": sum(r["http_sample"]["http_never_200"] for r in runs),
                 "steady_runs": steady_runs,
                 "steady": verdicts[rate],
             },
@@ -238,352 +241,6 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
         ceiling if not search or search[-1]["steady"] else search[-1]["rate"]
     )
     bench.quiesce()
-    return result
-
-
-# --- read -------------------------------------------------------------------------------------
-
-
-def _visible_ids(bench: Bench, limit: int) -> list[int]:
-    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
-    try:
-        coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
-        cursor = coll.find({"deleted": {"$ne": True}}, {"_id": 1}).sort("_id", -1).limit(limit)
-        return [int(d["_id"]) for d in cursor]
-    finally:
-        client.close()
-
-
-def _seed_todos(bench: Bench, count: int) -> None:
-    """Make sure at least `count` todos exist, inserting the missing ones in bulk (CDC carries
-    them to the read model: the fastest honest way to a large read model and CDC topic)."""
-    with psycopg.connect(bench.stack.postgres.conninfo) as conn:
-        row = conn.execute("SELECT count(*) FROM todos").fetchone()
-        have = int(row[0]) if row else 0
-        missing = count - have
-        while missing > 0:
-            batch = min(missing, 10_000)
-            conn.execute(
-                "INSERT INTO todos (title, description, completed, created_at, updated_at, version)"
-                " SELECT 'bench seed ' || g, 'seeded for the read and replay paths', g %% 2 = 0,"
-                " now(), now(), 1 FROM generate_series(1, %s) AS g",
-                (batch,),
-            )
-            conn.commit()
-            missing -= batch
-
-
-def _wait_read_model(bench: Bench, expected: int, timeout: float) -> int:
-    """Wait until the read model holds `expected` live todos; return how many it holds."""
-    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
-    have = 0
-    try:
-        coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
-
-        def filled() -> bool:
-            nonlocal have
-            have = coll.count_documents({"deleted": {"$ne": True}})
-            return have >= expected
-
-        with contextlib.suppress(TimeoutError):  # the caller reads what is there
-            wait_until(filled, timeout=timeout, interval=1.0, what="read model filled")
-        return have
-    finally:
-        client.close()
-
-
-def _constant_view(bench: Bench) -> str | None:
-    """Why the read API has no constant view to measure, or None when it has one."""
-    url = bench.stack.read_url + bench.sizes.constant_path
-    try:
-        response = requests.get(url, timeout=5)
-    except requests.RequestException as exc:
-        return f"{url} did not answer ({exc.__class__.__name__})"
-    if response.ok:
-        return None
-    return (
-        f"{url} answers {response.status_code}: the stack runs without READ_API_BENCH_PROBE=1"
-        " (start it with that variable set to measure this baseline)"
-    )
-
-
-def _wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
-    """Wait until a find by _id answers within 50 ms again (FerretDB done with old queries)."""
-    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
-    try:
-        coll = client[bench.stack.mongo_db][MONGO_COLLECTION]
-
-        def quick() -> bool:
-            start = time.monotonic()
-            coll.find_one({"_id": todo_id})
-            return time.monotonic() - start < 0.05
-
-        with contextlib.suppress(TimeoutError):  # still slow: measure anyway, as before
-            wait_until(quick, timeout=timeout_s, interval=0.5, what="FerretDB idle")
-    finally:
-        client.close()
-
-
-def _read_with_wrk(bench: Bench, name: str, run: int, target: tuple[str, str]) -> dict[str, Any]:
-    """One wrk run of a read target (url, lua script), with the services' and wrk's CPU."""
-    sizes = bench.sizes
-    meter = bench.cpu_meter()
-    meter.start()
-    res, cpu = run_wrk(target[0], connections=sizes.read_clients,
-                       duration_s=sizes.read_duration_s, lua=target[1])  # fmt: skip
-    res["services_cpu_cores"] = meter.stop()
-    res["generator_cpu"] = cpu
-    log.info("read %s run=%d: %.0f req/s p99 %.1f ms (%d errors)",
-             name, run, res["rps"], res["latency"]["p99_ms"] or -1, res["errors"])  # fmt: skip
-    return res
-
-
-def read_path(bench: Bench) -> dict[str, Any]:
-    """By id and list?limit=100 with wrk vs the worker's constant view and raw PyMongo find."""
-    sizes = bench.sizes
-    with psycopg.connect(bench.stack.postgres.conninfo) as conn:
-        row = conn.execute("SELECT count(*) FROM todos").fetchone()
-    expected = max(int(row[0]) if row else 0, sizes.read_ids)
-    _seed_todos(bench, sizes.read_ids)
-    bench.quiesce()
-    _wait_read_model(bench, min(expected, sizes.read_ids), sizes.quiesce_timeout_s)
-    ids = _visible_ids(bench, sizes.read_ids)
-    if not ids:
-        raise RuntimeError("the read model holds no todos to read")
-    read = bench.stack.read_url
-    # The list runs last in each round: on FerretDB every list request sorts the whole
-    # collection, and the requests wrk abandons keep FerretDB busy for a while after it stops.
-    targets: dict[str, tuple[str, str] | None] = {
-        "constant_view": (f"{read}{sizes.constant_path}", script("")),
-        "by_id": (f"{read}/api/todos/", get_by_id_script("/api/todos/", ids)),
-    }
-    list_target = (f"{read}/api/todos/?limit=100", script(""))
-    missing = _constant_view(bench)
-    if missing is not None:
-        targets["constant_view"] = None
-        bench.note(
-            f"read: constant-view baseline skipped, {missing}; the web layer's ceiling on the"
-            " same worker was not measured"
-        )
-    runs: dict[str, list[dict[str, Any]]] = {
-        name: [] for name in [*targets, "pymongo_find", "list_limit_100"]
-    }
-    for run in range(sizes.runs):
-        for name, target in targets.items():
-            if target is None:
-                continue
-            runs[name].append(_read_with_wrk(bench, name, run, target))
-        meter = bench.cpu_meter()
-        meter.start()
-        res, cpu = run_generator(
-            "mongo_find",
-            {
-                "mongo_url": bench.stack.mongo_url,
-                "mongo_db": bench.stack.mongo_db,
-                "collection": MONGO_COLLECTION,
-                "ids": ids,
-                "clients": sizes.read_clients,
-                "duration_s": sizes.read_duration_s,
-                "warmup_s": min(1.0, sizes.read_duration_s),
-            },
-            timeout=sizes.read_duration_s + 120,
-        )
-        res["services_cpu_cores"] = meter.stop()
-        res["generator_cpu"] = cpu
-        runs["pymongo_find"].append(res)
-        _wait_mongo_idle(bench, ids[0], sizes.quiesce_timeout_s)
-        runs["list_limit_100"].append(_read_with_wrk(bench, "list_limit_100", run, list_target))
-        _wait_mongo_idle(bench, ids[0], sizes.quiesce_timeout_s)
-    return {
-        "ids": len(ids),
-        "clients": sizes.read_clients,
-        "targets": {
-            name: {"summary": _summary(rs, "p50_ms", "p99_ms"), "runs": rs}
-            for name, rs in runs.items()
-            if rs
-        },
-    }
-
-
-# --- replay -----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _replay_worker(bench: Bench, app_id: str, mongo_db: str, data_dir: Path, port: int) -> Program:
-    """The stack's own worker, running only the CDC projection under a fresh app id."""
-    return service_program(
-        bench.stack,
-        "streams",
-        {
-            "STREAMS_APP_ID": app_id,
-            "STREAMS_AGENTS": "project_changes",
-            "MONGO_DB": mongo_db,
-            "FAUST_DATA_DIR": str(data_dir),
-            "READ_API_PORT": str(port),
-            # Its constant view answering times the moment its web server is up.
-            "READ_API_BENCH_PROBE": "1",
-        },
-    )
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=0.5).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-class _WorkerExitedError(Exception):
-    """The replay worker stopped before it had caught up."""
-
-
-def _rebuild_once(bench: Bench, events: int, expected_docs: int) -> dict[str, Any]:
-    """Start a fresh worker (new app id, empty RocksDB dir, empty Mongo DB) and time its rebuild."""
-    tag = uuid.uuid4().hex[:8]
-    app_id, mongo_db = f"bench-replay-{tag}", f"bench_replay_{tag}"
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
-    port = _free_port()
-    client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
-    coll = client[mongo_db][MONGO_COLLECTION]
-    log_path = data_dir / "worker.log"
-    worker = _replay_worker(bench, app_id, mongo_db, data_dir, port)
-    t0 = time.monotonic()
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            worker.command,
-            env={**os.environ, **worker.environment},
-            cwd=worker.directory,
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    # The rebuild is timed from the moment the worker's web server answers (it starts just
-    # before the consumer), so the figure is the projection's rate, not the process start-up,
-    # to the moment its group has committed the topic's end (faust commits every ~3 s, so the
-    # figure is slightly low). Not by polling the collection's count: on FerretDB a count
-    # scans the collection (~1 s at 50,000 documents), and polling it competed with the very
-    # writes being timed. The documents are counted once, after.
-    ends = bench.kafka.end_offsets(topics.CHANGES)
-    t_first: float | None = None
-    have = 0
-
-    def caught_up() -> bool:
-        nonlocal t_first
-        if proc.poll() is not None:
-            raise _WorkerExitedError(f"exit code {proc.returncode}")
-        if t_first is None and _answers(f"http://127.0.0.1:{port}{bench.sizes.constant_path}"):
-            t_first = time.monotonic()
-        return _committed_to(bench, app_id, ends)
-
-    try:
-        with contextlib.suppress(TimeoutError, _WorkerExitedError):  # reported as incomplete below
-            wait_until(
-                caught_up,
-                timeout=bench.sizes.replay_timeout_s,
-                interval=0.2,
-                what=f"replay worker {app_id} caught up",
-            )
-        t_done = time.monotonic()
-        have = coll.estimated_document_count()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        client.drop_database(mongo_db)
-        client.close()
-        tail = log_path.read_text()[-2000:] if log_path.exists() else ""
-        shutil.rmtree(data_dir, ignore_errors=True)
-    done = have >= expected_docs
-    streaming = t_done - (t_first or t0)
-    return {
-        "events": events,
-        "documents": have,
-        "expected_documents": expected_docs,
-        "complete": done,
-        "total_s": t_done - t0,
-        "streaming_s": streaming,
-        "events_per_s": events / streaming if done and streaming > 0 else None,
-        "events_per_s_with_startup": events / (t_done - t0) if done else None,
-        "worker_log_tail": None if done else tail,
-        "command": " ".join(worker.command),
-    }
-
-
-def _committed_to(bench: Bench, group: str, ends: dict[int, int]) -> bool:
-    """Whether `group` has committed every partition of the CDC topic up to `ends`."""
-    try:
-        committed = (
-            bench.kafka.groups_on([topics.CHANGES], group).get(group, {}).get(topics.CHANGES, {})
-        )
-    except Exception:  # the group coordinator is busy (the worker is joining): read again
-        return False
-    return all(committed.get(partition, -1) >= end for partition, end in ends.items())
-
-
-def _wait_topic_stable(bench: Bench, topic: str, timeout: float, quiet_s: float = 3.0) -> None:
-    """Wait until `topic` stops growing for `quiet_s` (Debezium has caught up)."""
-    last, stable_since = -1, time.monotonic()
-
-    def stable() -> bool:
-        nonlocal last, stable_since
-        count = bench.kafka.message_count(topic)
-        if count != last:
-            last, stable_since = count, time.monotonic()
-            return False
-        return time.monotonic() - stable_since > quiet_s
-
-    with contextlib.suppress(TimeoutError):  # still growing: replay what is there
-        wait_until(stable, timeout=timeout, interval=0.5, what=f"{topic} stable")
-
-
-def replay_path(bench: Bench) -> dict[str, Any]:
-    """Rebuild the read model from the CDC topic at offset 0 vs raw aiokafka consumption."""
-    sizes = bench.sizes
-    _seed_todos(bench, sizes.replay_todos)
-    bench.quiesce()
-    _wait_topic_stable(bench, topics.CHANGES, sizes.quiesce_timeout_s)
-    bench.quiesce()
-    events = bench.kafka.message_count(topics.CHANGES)
-    client: MongoClient[dict[str, Any]]
-    with MongoClient(bench.stack.mongo_url) as client:
-        expected_docs = client[bench.stack.mongo_db][MONGO_COLLECTION].count_documents({})
-    result: dict[str, Any] = {"events": events, "documents": expected_docs}
-    raw_runs = []
-    for _ in range(sizes.runs):
-        res, cpu = run_generator(
-            "consume",
-            {
-                "bootstrap": bench.stack.kafka,
-                "topic": topics.CHANGES,
-                "partitions": bench.kafka.partitions(topics.CHANGES),
-                "starts": {str(p): o for p, o in bench.kafka.start_offsets(topics.CHANGES).items()},
-                "ends": {str(p): o for p, o in bench.kafka.end_offsets(topics.CHANGES).items()},
-            },
-            timeout=sizes.replay_timeout_s,
-        )  # fmt: skip
-        res["generator_cpu"] = cpu
-        raw_runs.append(res)
-    result["raw_aiokafka"] = {
-        "summary": {"events_per_s": spread(r["events_per_s"] for r in raw_runs)},
-        "runs": raw_runs,
-    }
-    rebuild_runs = [_rebuild_once(bench, events, expected_docs) for _ in range(sizes.runs)]
-    result["rebuild_command"] = rebuild_runs[0]["command"] if rebuild_runs else None
-    result["rebuild"] = {
-        "summary": {
-            "events_per_s": spread(r["events_per_s"] for r in rebuild_runs),
-            "events_per_s_with_startup": spread(
-                r["events_per_s_with_startup"] for r in rebuild_runs
-            ),
-        },
-        "runs": rebuild_runs,
-    }
     return result
 
 

@@ -103,3 +103,73 @@ def draw(results: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+_GROWTH_SERIES = (
+    ("list_first", "list ?limit=100, first page", "tab:blue"),
+    ("list_after", "list ?limit=100, random after", "tab:orange"),
+    ("by_id", "GET by id", "tab:green"),
+    ("constant_view", "constant view (baseline)", "tab:gray"),
+)
+
+
+def _growth_axis(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
+def draw_growth(results: dict[str, Any], path: Path) -> Path | None:
+    """Draw cost against size (req/s, p99 per path vs todos; replay vs events) into `path`."""
+    growth = (results.get("growth") or {}).get("by_size") or {}
+    replay = (results.get("replay") or {}).get("by_events") or {}
+    if not growth and not replay:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    steps = sorted(growth.values(), key=lambda s: s["todos"])
+    for name, label, color in _GROWTH_SERIES:
+        pts = [
+            (s["todos"], s["targets"][name]["summary"])
+            for s in steps
+            if name in s.get("targets", {})
+        ]
+        rps = [(x, m["rps"]["median"]) for x, m in pts if m["rps"]["median"] is not None]
+        p99 = [(x, m["p99_ms"]["median"]) for x, m in pts if m["p99_ms"]["median"] is not None]
+        style = "--" if name == "constant_view" else "-"
+        if rps:
+            axes[0].plot(*zip(*rps, strict=True), style + "o", color=color, label=label)
+        if p99:
+            axes[1].plot(*zip(*p99, strict=True), style + "o", color=color, label=label)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    clients = (results.get("growth") or {}).get("clients", "?")
+    _growth_axis(axes[0], "todos in the read model", "req/s (median)",
+                 f"read throughput vs size, {clients} clients")  # fmt: skip
+    _growth_axis(axes[1], "todos in the read model", "p99 latency (ms, median)",
+                 f"read p99 vs size, {clients} clients")  # fmt: skip
+    pts = sorted((int(n), d) for n, d in replay.items())
+    rebuild = [(n, d["rebuild"]["summary"]["events_per_s"]["median"]) for n, d in pts]
+    raw = [(n, d["raw_aiokafka"]["summary"]["events_per_s"]["median"]) for n, d in pts]
+    for series, label, style in ((rebuild, "rebuild (fresh worker)", "-o"),
+                                 (raw, "raw aiokafka (baseline)", "--o")):  # fmt: skip
+        shown = [(x, y) for x, y in series if y is not None]
+        if shown:
+            axes[2].plot(*zip(*shown, strict=True), style, label=label)
+    axes[2].set_yscale("log")
+    _growth_axis(axes[2], "events replayed from offset 0", "events/s (median)",
+                 "replay vs size")  # fmt: skip
+    fig.suptitle(f"todo-eda cost against size {results.get('meta', {}).get('started_at', '')}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

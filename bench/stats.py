@@ -62,3 +62,21 @@ def median_run(runs: Sequence[dict[str, Any]], key: str) -> dict[str, Any] | Non
     """The run whose `key` is the median one (used to pick a representative curve to plot)."""
     ranked = sorted((r for r in runs if r.get(key) is not None), key=lambda r: float(r[key]))
     return ranked[len(ranked) // 2] if ranked else None
+
+
+def thin(points: Sequence[Any], limit: int) -> list[Any]:
+    """At most `limit` of `points`, evenly spaced, first and order kept (for plots)."""
+    if limit <= 0:
+        return []
+    if len(points) <= limit:
+        return list(points)
+    step = len(points) / limit
+    return [points[int(i * step)] for i in range(limit)]
+
+
+def run_summary(runs: Sequence[dict[str, Any]], *keys: str) -> dict[str, Any]:
+    """Median/min/max of `rps` and of the latency percentiles `keys` over runs."""
+    out: dict[str, Any] = {"rps": spread(r.get("rps") for r in runs)}
+    for key in keys:
+        out[key] = spread((r.get("latency") or {}).get(key) for r in runs)
+    return out

@@ -50,6 +50,15 @@ request = function()
 end
 """
 
+LIST_AFTER = """
+local low, high = {LOW}, {HIGH}
+local prefix = "{PREFIX}?limit={LIMIT}&after="
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", prefix .. math.random(low, high))
+end
+"""
+
 
 def ensure_wrk() -> str:
     """Path of wrk, installing Debian's package (as root) when it is missing."""
@@ -84,6 +93,12 @@ def get_by_id_script(path_prefix: str, ids: Sequence[int]) -> str:
     """GET `path_prefix<id>/` for ids drawn at random from `ids`."""
     lua_ids = "{" + ", ".join(str(int(i)) for i in ids) + "}"
     return script(GET_BY_ID.replace("{IDS}", lua_ids).replace("{PREFIX}", path_prefix))
+
+
+def list_after_script(path: str, low: int, high: int, limit: int) -> str:
+    """GET `path?limit=<limit>&after=<id>` for ids drawn uniformly from [low, high]."""
+    body = LIST_AFTER.replace("{LOW}", str(int(low))).replace("{HIGH}", str(int(high)))
+    return script(body.replace("{PREFIX}", path).replace("{LIMIT}", str(int(limit))))
 
 
 def run_wrk(

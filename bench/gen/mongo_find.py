@@ -1,4 +1,7 @@
-"""Read baseline: raw PyMongo (its async API, as the worker uses) `find_one` by `_id`."""
+"""Read baseline: raw PyMongo (its async API, as the worker uses) `find_one` by `_id`.
+
+The harness passes the `_id`s to find (`keys`): the bucket documents of existing todos.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ from bench.stats import latency_summary
 
 
 async def run(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Closed loop: each client finds a random existing id, then the next."""
+    """Closed loop: each client finds a random key's document, then the next."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         cfg["mongo_url"], maxPoolSize=cfg["clients"] + 4
     )
     coll = client[cfg["mongo_db"]][cfg["collection"]]
-    ids: list[Any] = cfg["ids"]
+    keys: list[Any] = cfg["keys"]
     latencies: list[float] = []
     misses = [0]
     measuring = [False]
@@ -28,7 +31,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         rng = random.Random(seed)  # noqa: S311 - load pattern, not security
         while not stop[0]:
             start = now()
-            doc = await coll.find_one({"_id": rng.choice(ids)})
+            doc = await coll.find_one({"_id": rng.choice(keys)})
             if measuring[0]:
                 latencies.append(now() - start)
                 if doc is None:
