@@ -17,7 +17,7 @@ from bench.stats import run_summary
 from bench.wrk import get_by_id_script, list_after_script, run_wrk, script
 from compose.polling import wait_until
 from contracts import topics
-from contracts.stores import LEGACY_READ_MODEL_COLLECTION, READ_MODEL_PAGES, bucket_of
+from contracts.stores import READ_MODEL_PAGES, bucket_of
 
 log = logging.getLogger("bench")
 
@@ -77,10 +77,7 @@ def wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
     try:
         db = client[bench.stack.mongo_db]
-        probes = (
-            (db[READ_MODEL_PAGES], bucket_of(todo_id)),
-            (db[LEGACY_READ_MODEL_COLLECTION], todo_id),
-        )
+        probes = ((db[READ_MODEL_PAGES], bucket_of(todo_id)),)
 
         def quick() -> bool:
             start = time.monotonic()

@@ -33,7 +33,7 @@ from compose.launcher import service_program
 from compose.polling import wait_until
 from compose.supervisor import Program
 from contracts import topics
-from contracts.stores import LEGACY_READ_MODEL_COLLECTION, READ_MODEL_PAGES
+from contracts.stores import READ_MODEL_PAGES
 
 log = logging.getLogger("bench")
 
@@ -110,10 +110,7 @@ def _committed_to(bench: Bench, group: str, cut: Mapping[int, int]) -> bool:
 
 def _count_documents(client: MongoClient[dict[str, Any]], mongo_db: str) -> dict[str, int]:
     db = client[mongo_db]
-    return {
-        name: db[name].estimated_document_count()
-        for name in (READ_MODEL_PAGES, LEGACY_READ_MODEL_COLLECTION)
-    }
+    return {READ_MODEL_PAGES: db[READ_MODEL_PAGES].estimated_document_count()}
 
 
 def _rebuild_once(bench: Bench, events: int, cut: Mapping[int, int]) -> dict[str, Any]:
