@@ -35,15 +35,13 @@ FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::timestamptz[],
     %s::timestamptz[], %s::bigint[])
     AS r(id, title, description, completed, created_at, updated_at, version)
 """
-# The `= ANY` repeats the ids so the planner reaches the rows through the primary key whatever
-# it guesses about the size of the unnest.
 UPDATE_ROWS = """
 UPDATE todos AS t SET title = r.title, description = r.description, completed = r.completed,
     created_at = r.created_at, updated_at = r.updated_at, version = r.version
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::timestamptz[],
     %s::timestamptz[], %s::bigint[])
     AS r(id, title, description, completed, created_at, updated_at, version)
-WHERE t.id = r.id AND t.id = ANY(%s::bigint[])
+WHERE t.id = r.id
 """
 DELETE_ROWS = "DELETE FROM todos WHERE id = ANY(%s::bigint[])"
 REJECT_COMMANDS = """
@@ -140,8 +138,7 @@ async def _write(cur: AsyncCursor[tuple[Any, ...]], plan: BatchPlan) -> None:
     if plan.deletes:
         await cur.execute(DELETE_ROWS, (plan.deletes,))
     if plan.updates:
-        columns = _columns(plan.updates)
-        await cur.execute(UPDATE_ROWS, (*columns, columns[0]))
+        await cur.execute(UPDATE_ROWS, _columns(plan.updates))
     if plan.inserts:
         await cur.execute(INSERT_ROWS, _columns(plan.inserts))
     if plan.rejections:
