@@ -10,7 +10,7 @@ from psycopg import AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 from contracts.records import Todo, TodoCommand
-from streams.domain import Insert, Reject, Remove, Update, apply_command
+from streams.domain.commands import BatchPlan, plan_batch
 
 # One statement claims every command id of the batch; the ids it returns are the commands
 # never seen before, so a redelivered command (same id) is skipped: idempotency per command.
@@ -26,16 +26,29 @@ LOCK_ROWS = """
 SELECT id, title, description, completed, created_at, updated_at, version
 FROM todos WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE
 """
-INSERT_ROW = """
+# One statement per kind of write and batch, each row's values in parallel arrays: the
+# statement count of a batch does not grow with its size (docs/decisions/command-batch-sql.md).
+INSERT_ROWS = """
 INSERT INTO todos (id, title, description, completed, created_at, updated_at, version)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+SELECT r.id, r.title, r.description, r.completed, r.created_at, r.updated_at, r.version
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::timestamptz[],
+    %s::timestamptz[], %s::bigint[])
+    AS r(id, title, description, completed, created_at, updated_at, version)
 """
-UPDATE_ROW = """
-UPDATE todos SET title = %s, description = %s, completed = %s, updated_at = %s, version = %s
-WHERE id = %s
+UPDATE_ROWS = """
+UPDATE todos AS t SET title = r.title, description = r.description, completed = r.completed,
+    created_at = r.created_at, updated_at = r.updated_at, version = r.version
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::timestamptz[],
+    %s::timestamptz[], %s::bigint[])
+    AS r(id, title, description, completed, created_at, updated_at, version)
+WHERE t.id = r.id
 """
-DELETE_ROW = "DELETE FROM todos WHERE id = %s"
-REJECT_COMMAND = "UPDATE todo_commands SET status = 'rejected', reason = %s WHERE command_id = %s"
+DELETE_ROWS = "DELETE FROM todos WHERE id = ANY(%s::bigint[])"
+REJECT_COMMANDS = """
+UPDATE todo_commands AS c SET status = 'rejected', reason = r.reason
+FROM unnest(%s::uuid[], %s::text[]) AS r(command_id, reason)
+WHERE c.command_id = r.command_id
+"""
 
 
 @dataclass
@@ -66,11 +79,14 @@ class CommandStore:
 
     async def apply_batch(self, commands: Sequence[TodoCommand]) -> BatchOutcome:
         """Apply the commands in order, in one transaction, skipping ones already applied."""
-        outcome = BatchOutcome()
         if not commands:
-            return outcome
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.execute(
+            return BatchOutcome()
+        todo_ids = sorted({c.todo_id for c in commands})
+        # Pipeline mode: BEGIN, the claim and the lock go in one round trip, the writes and
+        # COMMIT in a second one.
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            claim, lock = conn.cursor(), conn.cursor()
+            await claim.execute(
                 CLAIM_COMMANDS,
                 (
                     [c.command_id for c in commands],
@@ -78,25 +94,21 @@ class CommandStore:
                     [c.operation for c in commands],
                 ),
             )
-            fresh = {row[0] for row in await cur.fetchall()}
-            todo_ids = sorted({c.todo_id for c in commands if c.command_id in fresh})
-            rows = await _lock_rows(cur, todo_ids)
-            async with conn.pipeline():
-                for command in commands:
-                    if command.command_id not in fresh:
-                        outcome.duplicates += 1
-                        continue
-                    fresh.discard(command.command_id)  # a repeat inside the batch is a duplicate
-                    await _execute(cur, rows, command, outcome)
-        return outcome
+            # Every todo of the batch is locked, also those only a duplicate names: cheaper
+            # than a round trip to learn which commands are fresh first.
+            await lock.execute(LOCK_ROWS, (todo_ids,))
+            fresh = [row[0] for row in await claim.fetchall()]
+            rows = _rows(await lock.fetchall())
+            plan = plan_batch(rows, commands, fresh)
+            await _write(claim, plan)
+        return BatchOutcome(
+            applied=plan.applied, rejected=len(plan.rejections), duplicates=plan.duplicates
+        )
 
 
-async def _lock_rows(cur: AsyncCursor[tuple[Any, ...]], todo_ids: list[int]) -> dict[int, Todo]:
-    if not todo_ids:
-        return {}
-    await cur.execute(LOCK_ROWS, (todo_ids,))
+def _rows(records: Sequence[tuple[Any, ...]]) -> dict[int, Todo]:
     rows: dict[int, Todo] = {}
-    for id_, title, description, completed, created_at, updated_at, version in await cur.fetchall():
+    for id_, title, description, completed, created_at, updated_at, version in records:
         rows[int(id_)] = Todo(
             id=int(id_),
             title=str(title),
@@ -109,40 +121,28 @@ async def _lock_rows(cur: AsyncCursor[tuple[Any, ...]], todo_ids: list[int]) -> 
     return rows
 
 
-async def _execute(
-    cur: AsyncCursor[tuple[Any, ...]],
-    rows: dict[int, Todo],
-    command: TodoCommand,
-    outcome: BatchOutcome,
-) -> None:
-    decision = apply_command(rows.get(command.todo_id), command)
-    if isinstance(decision, Reject):
-        outcome.rejected += 1
-        await cur.execute(REJECT_COMMAND, (decision.reason, command.command_id))
-        return
-    outcome.applied += 1
-    if isinstance(decision, Insert):
-        row = decision.row
-        rows[row.id] = row
+def _columns(rows: Sequence[Todo]) -> tuple[list[Any], ...]:
+    return (
+        [r.id for r in rows],
+        [r.title for r in rows],
+        [r.description for r in rows],
+        [r.completed for r in rows],
+        [r.created_at for r in rows],
+        [r.updated_at for r in rows],
+        [r.version for r in rows],
+    )
+
+
+async def _write(cur: AsyncCursor[tuple[Any, ...]], plan: BatchPlan) -> None:
+    """Queue the batch's writes: each todo appears in at most one of them."""
+    if plan.deletes:
+        await cur.execute(DELETE_ROWS, (plan.deletes,))
+    if plan.updates:
+        await cur.execute(UPDATE_ROWS, _columns(plan.updates))
+    if plan.inserts:
+        await cur.execute(INSERT_ROWS, _columns(plan.inserts))
+    if plan.rejections:
         await cur.execute(
-            INSERT_ROW,
-            (
-                row.id,
-                row.title,
-                row.description,
-                row.completed,
-                row.created_at,
-                row.updated_at,
-                row.version,
-            ),
+            REJECT_COMMANDS,
+            ([cid for cid, _ in plan.rejections], [reason for _, reason in plan.rejections]),
         )
-    elif isinstance(decision, Update):
-        row = decision.row
-        rows[row.id] = row
-        await cur.execute(
-            UPDATE_ROW,
-            (row.title, row.description, row.completed, row.updated_at, row.version, row.id),
-        )
-    elif isinstance(decision, Remove):
-        rows.pop(decision.todo_id, None)
-        await cur.execute(DELETE_ROW, (decision.todo_id,))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
 from contracts.limits import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from contracts.records import Todo, TodoCommand
@@ -86,3 +88,56 @@ def apply_command(row: Todo | None, command: TodoCommand) -> Decision:
     if row.updated_at is not None and row.updated_at > updated_at:
         updated_at = row.updated_at
     return Update(replace(row, **data, updated_at=updated_at, version=row.version + 1))
+
+
+@dataclass
+class BatchPlan:
+    """A batch's net effect: rows to insert, update and delete, commands to mark rejected."""
+
+    inserts: list[Todo] = field(default_factory=list)
+    updates: list[Todo] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+    rejections: list[tuple[UUID, str]] = field(default_factory=list)
+    applied: int = 0
+    duplicates: int = 0
+
+
+def plan_batch(
+    rows: Mapping[int, Todo], commands: Iterable[TodoCommand], fresh: Iterable[UUID]
+) -> BatchPlan:
+    """Decide each fresh command in order against the rows it leaves; return the net writes.
+
+    `rows` are the batch's rows as they were before it; a command whose id is not in `fresh`
+    (claimed before, or repeated within the batch) is a duplicate and changes nothing. Each
+    todo gets at most one write: the row the batch's last command leaves (created and
+    deleted within the batch: none).
+    """
+    plan = BatchPlan()
+    unclaimed = set(fresh)
+    current = dict(rows)
+    touched: set[int] = set()
+    for command in commands:
+        if command.command_id not in unclaimed:
+            plan.duplicates += 1
+            continue
+        unclaimed.discard(command.command_id)  # a repeat inside the batch is a duplicate
+        decision = apply_command(current.get(command.todo_id), command)
+        if isinstance(decision, Reject):
+            plan.rejections.append((command.command_id, decision.reason))
+            continue
+        plan.applied += 1
+        touched.add(command.todo_id)
+        if isinstance(decision, Remove):
+            current.pop(decision.todo_id, None)
+        else:
+            current[decision.row.id] = decision.row
+    for todo_id in sorted(touched):
+        final = current.get(todo_id)
+        if todo_id in rows:
+            if final is None:
+                plan.deletes.append(todo_id)
+            else:
+                plan.updates.append(final)
+        elif final is not None:
+            plan.inserts.append(final)
+    return plan

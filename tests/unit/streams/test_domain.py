@@ -16,6 +16,7 @@ from streams.domain import (
     fold_changes,
     project_change,
 )
+from streams.domain.commands import plan_batch
 from tests.unit.streams.samples import change, command_bytes, row
 
 
@@ -93,6 +94,64 @@ def _event(op="c", lsn=1000, **fields):
     if op == "d":
         return decode_change(b"42", change("d", lsn=lsn, before=row(**fields)))
     return decode_change(b"42", change(op, lsn=lsn, after=row(**fields)))
+
+
+def _cmd(todo_id, operation, **data):
+    body = command_bytes(todo_id=todo_id, operation=operation, data=data)
+    return decode_command(str(todo_id).encode(), body)
+
+
+def test_a_batch_plan_writes_each_todo_once_with_its_last_row():
+    existing = replace(_created(), id=7)
+    commands = [
+        _cmd(7, "update", title="one"),
+        _cmd(8, "create", title="new"),
+        _cmd(7, "update", completed=True),
+        _cmd(8, "update", description="more"),
+    ]
+    plan = plan_batch({7: existing}, commands, [c.command_id for c in commands])
+    assert [(r.id, r.title, r.completed, r.version) for r in plan.updates] == [(7, "one", True, 3)]
+    assert [(r.id, r.title, r.description, r.version) for r in plan.inserts] == [
+        (8, "new", "more", 2)
+    ]
+    assert (plan.deletes, plan.rejections, plan.applied, plan.duplicates) == ([], [], 4, 0)
+
+
+def test_a_batch_plan_nets_out_a_create_and_delete_and_deletes_existing_rows():
+    existing = replace(_created(), id=7)
+    commands = [_cmd(9, "create", title="brief"), _cmd(9, "delete"), _cmd(7, "delete")]
+    plan = plan_batch({7: existing}, commands, [c.command_id for c in commands])
+    assert (plan.inserts, plan.updates, plan.deletes, plan.applied) == ([], [], [7], 3)
+
+
+def test_a_batch_plan_turns_delete_then_create_of_a_row_into_an_update_to_the_new_one():
+    existing = replace(_created(), id=7, version=5, title="old")
+    commands = [_cmd(7, "delete"), _cmd(7, "create", title="again")]
+    plan = plan_batch({7: existing}, commands, [c.command_id for c in commands])
+    assert [(r.title, r.version) for r in plan.updates] == [("again", 1)]
+    assert (plan.inserts, plan.deletes) == ([], [])
+
+
+def test_a_batch_plan_decides_in_order_and_records_rejections():
+    commands = [
+        _cmd(5, "update", title="too early"),
+        _cmd(5, "create", title="made"),
+        _cmd(5, "create", title="twice"),
+    ]
+    plan = plan_batch({}, commands, [c.command_id for c in commands])
+    assert plan.rejections == [
+        (commands[0].command_id, "todo 5 does not exist"),
+        (commands[2].command_id, "todo 5 already exists"),
+    ]
+    assert [r.title for r in plan.inserts] == ["made"]
+    assert plan.applied == 1
+
+
+def test_a_batch_plan_skips_commands_not_fresh_and_repeats_within_the_batch():
+    create, update = _cmd(5, "create", title="made"), _cmd(5, "update", title="renamed")
+    plan = plan_batch({}, [create, update, create], [create.command_id])
+    assert [r.title for r in plan.inserts] == ["made"]
+    assert (plan.applied, plan.duplicates) == (1, 2)
 
 
 def test_the_first_change_of_a_todo_is_projected():
