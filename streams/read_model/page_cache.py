@@ -123,9 +123,11 @@ class PageCache:
         """Replace a bucket's entry with the content this worker has just written."""
         if self.capacity <= 0:
             return
-        entry = RenderedBucket.of(int(document["_id"]), document)
-        self._written[entry.bucket] = entry.version
-        self._put(entry)
+        bucket = int(document["_id"])
+        self._written[bucket] = int(document.get("_v", 0))
+        if self._epoch is None:
+            return  # not serving: the next epoch starts empty anyway, so rendering is wasted
+        self._put(RenderedBucket.of(bucket, document))
 
     def _put(self, entry: RenderedBucket) -> None:
         old = self._entries.pop(entry.bucket, None)
