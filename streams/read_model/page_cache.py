@@ -12,6 +12,7 @@ any other epoch, or not holding them all, clears the cache first
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,46 +20,72 @@ from typing import Any, Protocol
 
 import orjson
 
-# Approximate bytes a cached todo costs beside its JSON (the bytes object, its id, three
-# tuple slots) and an entry beside its todos: the bound is on memory, not just on JSON.
-PER_TODO_OVERHEAD = 96
-PER_ENTRY_OVERHEAD = 256
+# Approximate bytes an entry holds beside its JSON: per todo its id (8), flag (1) and end
+# offset (4) in arrays, and the objects themselves.
+PER_TODO_OVERHEAD = 13
+PER_ENTRY_OVERHEAD = 400
 
 
 @dataclass(frozen=True)
 class RenderedBucket:
-    """One bucket's live todos in id order: ids, completed flags, public JSON bytes."""
+    """One bucket's live todos in id order: ids, completed flags, and their JSON, comma-joined.
+
+    One bytes object per bucket, not one per todo: orjson allocates every result in a
+    buffer of at least 4 KB that stays behind it, and a run of todos is then one slice.
+    """
 
     bucket: int
     version: int
-    ids: tuple[int, ...]
-    completed: tuple[bool, ...]
-    rendered: tuple[bytes, ...]
+    ids: array[int]
+    completed: bytes  # 1 per completed todo, 0 otherwise
+    joined: bytes  # the todos' public JSON separated by commas
+    ends: array[int]  # where each todo's JSON ends in `joined`
 
     @classmethod
     def of(cls, bucket: int, document: Mapping[str, Any]) -> RenderedBucket:
         """Render a bucket document (`todos` in the public shape, version `_v`)."""
         todos = document["todos"]
+        parts = [orjson.dumps(todo) for todo in todos]
+        ends = array("I")
+        end = -1
+        for part in parts:
+            end += 1 + len(part)
+            ends.append(end)
         return cls(
             bucket=bucket,
             version=int(document.get("_v", 0)),
-            ids=tuple(todo["id"] for todo in todos),
-            completed=tuple(todo["completed"] is True for todo in todos),
-            rendered=tuple(orjson.dumps(todo) for todo in todos),
+            ids=array("q", (todo["id"] for todo in todos)),
+            completed=bytes(todo["completed"] is True for todo in todos),
+            joined=b",".join(parts),
+            ends=ends,
         )
 
     @property
     def size(self) -> int:
         """Return the approximate bytes this entry holds."""
-        return PER_ENTRY_OVERHEAD + sum(len(r) + PER_TODO_OVERHEAD for r in self.rendered)
+        return PER_ENTRY_OVERHEAD + len(self.joined) + PER_TODO_OVERHEAD * len(self.ids)
 
     def matches(self, *, after: int, completed: bool | None) -> list[int]:
         """Return the positions of the todos with id > `after` matching `completed` (None: all)."""
         start = bisect.bisect_right(self.ids, after)
         if completed is None:
             return list(range(start, len(self.ids)))
-        flags = self.completed
-        return [i for i in range(start, len(flags)) if flags[i] is completed]
+        flags, wanted = self.completed, int(completed)
+        return [i for i in range(start, len(flags)) if flags[i] == wanted]
+
+    def fragments(self, positions: list[int]) -> list[bytes]:
+        """Return the JSON of the todos at `positions` (ascending), each run of them one slice."""
+        found: list[bytes] = []
+        ends, joined = self.ends, self.joined
+        run_start = prev = -2
+        for i in [*positions, -2]:
+            if i == prev + 1:
+                prev = i
+                continue
+            if run_start >= 0:
+                found.append(joined[0 if run_start == 0 else ends[run_start - 1] + 1 : ends[prev]])
+            run_start = prev = i
+        return found
 
 
 class PageCache:

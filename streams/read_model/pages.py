@@ -24,20 +24,25 @@ Read = Callable[[Iterable[int]], Awaitable[Mapping[int, RenderedBucket | None]]]
 
 @dataclass(frozen=True)
 class Page:
-    """One list page: its todos (ids, JSON) in id order, and the next `after` (None: last)."""
+    """One list page: its todos' ids in order, their JSON as fragments, the next `after`.
+
+    Each fragment is the JSON of one or more consecutive todos, comma-separated.
+    `next_after` None: the last page.
+    """
 
     ids: list[int]
-    rendered: list[bytes]
+    fragments: list[bytes]
     next_after: int | None
 
     def body(self) -> bytes:
         """Return the page as a JSON array, joined from the rendered todos."""
-        return b"[" + b",".join(self.rendered) + b"]"
+        return b"[" + b",".join(self.fragments) + b"]"
 
     @property
     def todos(self) -> list[dict[str, Any]]:
         """Return the page's todos decoded (for callers that want dicts, not bytes)."""
-        return [orjson.loads(todo) for todo in self.rendered]
+        todos: list[dict[str, Any]] = orjson.loads(self.body())
+        return todos
 
 
 def scan_budget(limit: int) -> int:
@@ -66,17 +71,30 @@ def assemble_page(
     page may be short, even empty, yet a walk misses nothing.
     """
     ids: list[int] = []
-    rendered: list[bytes] = []
+    # (bucket, positions) of the matches in order, cut at the limit's todo.
+    chosen: list[tuple[RenderedBucket, list[int]]] = []
     for _, bucket in read:
-        if bucket is not None:
-            for i in bucket.matches(after=after, completed=completed):
-                ids.append(bucket.ids[i])
-                rendered.append(bucket.rendered[i])
+        if bucket is None or len(ids) > limit:
+            continue
+        positions = bucket.matches(after=after, completed=completed)
+        if positions:
+            chosen.append((bucket, positions))
+            ids.extend(bucket.ids[i] for i in positions)
+    next_after: int | None
     if len(ids) > limit:
-        return Page(ids[:limit], rendered[:limit], ids[limit - 1])
-    if exhausted or not read:
-        return Page(ids, rendered, None)
-    return Page(ids, rendered, bucket_last_id(read[-1][0]))
+        next_after = ids[limit - 1]
+        excess = len(ids) - limit
+        del ids[limit:]
+        bucket, positions = chosen[-1]
+        chosen[-1] = (bucket, positions[: len(positions) - excess])
+    elif exhausted or not read:
+        next_after = None
+    else:
+        next_after = bucket_last_id(read[-1][0])
+    fragments = [
+        f for bucket, positions in chosen if positions for f in bucket.fragments(positions)
+    ]
+    return Page(ids, fragments, next_after)
 
 
 async def walk_page(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from typing import Any, cast
 
+import orjson
 import pytest
 from faust.types import TP
 
@@ -76,12 +78,26 @@ def test_entries_beyond_the_byte_bound_go_least_recently_used_first():
     assert 3 not in cache.get_many([3]) and cache.bytes <= cache.capacity
 
 
+def test_an_entry_costs_about_the_bytes_it_is_counted_for():
+    todos = [
+        Todo(i, f"seed {i}", description="seeded", completed=i % 2 == 0, version=1).to_json()
+        for i in range(100_000, 100_000 + BUCKET_SIZE)
+    ]
+    tracemalloc.start()
+    try:
+        entry = RenderedBucket.of(781, {"_v": 1, "todos": todos})
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0.8 * entry.size <= held <= 1.2 * entry.size
+
+
 def test_a_local_write_replaces_the_entry_and_an_older_read_cannot_bring_it_back():
     cache = PageCache(capacity=1 << 20)
     assert cache.serving(EPOCH)
     assert cache.fill(RenderedBucket.of(0, _document(0, 4, "old")), epoch=EPOCH)
     cache.written(_document(0, 5, "new"))
-    assert cache.get_many([0])[0].rendered[0] == b'{"id":0,"title":"new","completed":false}'
+    assert cache.get_many([0])[0].joined == b'{"id":0,"title":"new","completed":false}'
     # A page's find that began before the write and answers after it.
     assert not cache.fill(RenderedBucket.of(0, _document(0, 4, "old")), epoch=EPOCH)
     cache.clear()  # even with the entry gone, the written version is the floor
@@ -209,6 +225,7 @@ async def test_pages_from_cached_buckets_equal_pages_read_from_mongodb(database,
                 "completed": rng.choice([None, True, False]),
             }
             expected = await uncached.page(epoch=None, **query)
+            _assert_a_page_of(database, expected, **query)
             for _ in range(2):  # cold or from entries, then surely from entries
                 finds = cached.pages.finds
                 page = await cached.page(**query)
@@ -216,3 +233,22 @@ async def test_pages_from_cached_buckets_equal_pages_read_from_mongodb(database,
                 assert page.next_after == expected.next_after, query
             hits += cached.pages.finds == finds
     assert hits == 80  # every second page was answered without a find
+
+
+def _assert_a_page_of(database: FakeDatabase, page: Any, *, after, limit, completed) -> None:
+    """Check a page against the stored documents themselves, todo by todo."""
+    live = sorted(
+        (t for d in database.collections["todo_pages"].values() for t in d["todos"]),
+        key=lambda t: t["id"],
+    )
+    wanted = [
+        t
+        for t in live
+        if t["id"] > (after or 0) and (completed is None or t["completed"] is completed)
+    ]
+    assert len(page.ids) <= limit and page.body() == orjson.dumps(wanted[: len(page.ids)])
+    assert page.ids == [t["id"] for t in page.todos]
+    if page.next_after is None:
+        assert len(page.ids) == len(wanted)
+    else:
+        assert [t["id"] for t in wanted if t["id"] <= page.next_after] == page.ids
