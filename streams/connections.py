@@ -16,7 +16,11 @@ class Connections:
 
     def __init__(self, settings: Settings) -> None:
         self.command_store = CommandStore(settings.postgres_conninfo)
-        self.read_model = ReadModel(settings.mongo_url, settings.mongo_db)
+        self.read_model = ReadModel(
+            settings.mongo_url,
+            settings.mongo_db,
+            page_cache_bytes=settings.page_cache_mb * 1024 * 1024,
+        )
         self._opened = False
         self._lock: asyncio.Lock | None = None
 

@@ -12,6 +12,9 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
 - `STREAMS_COMMAND_BATCH_SIZE` / `STREAMS_COMMAND_BATCH_SECONDS` (500 / 0.01): the command
   agent's batch; `STREAMS_CHANGE_BATCH_SIZE` / `STREAMS_CHANGE_BATCH_SECONDS` (500 / 0.01):
   the CDC agent's.
+- `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
+  rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
+  read model's only writer.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Settings:
     app_id: str = DEFAULT_APP_ID
     agents: frozenset[str] | None = None  # None: every agent
     bench_probe: bool = False  # serve the benchmark's constant view
+    page_cache_mb: int = 128
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -99,7 +103,17 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         app_id=env.get("STREAMS_APP_ID", "").strip() or DEFAULT_APP_ID,
         agents=_agent_names(env.get("STREAMS_AGENTS", "")),
         bench_probe=flag("READ_API_BENCH_PROBE", env),
+        page_cache_mb=_non_negative(
+            "STREAMS_PAGE_CACHE_MB", env.get("STREAMS_PAGE_CACHE_MB", "128")
+        ),
     )
+
+
+def _non_negative(name: str, value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value}")
+    return number
 
 
 def _agent_names(value: str) -> frozenset[str] | None:

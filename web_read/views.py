@@ -16,8 +16,10 @@ from faust.exceptions import NotReady
 from faust.web.exceptions import WebError
 from pymongo.errors import ExecutionTimeout, PyMongoError
 
+from contracts import topics
 from contracts.records import encode_todo_key
-from streams.app import app, connections
+from streams.app import app, connections, settings
+from streams.read_model.page_cache import sole_writer_epoch
 from streams.tables import get_public_todo, todos_table
 from web_read import docs, openapi
 from web_read.errors import InternalServerError, NotFoundError, UnavailableError, error_body
@@ -67,13 +69,17 @@ class TodoListView(ApiView):
         query = parse_list_query(request.query.items())
         await connections.open()
         page = await connections.read_model.list_page(
-            completed=query.completed, after=query.after, limit=query.limit
+            completed=query.completed,
+            after=query.after,
+            limit=query.limit,
+            # Cached pages are exact only while this worker writes every bucket.
+            writer_epoch=sole_writer_epoch(app, topics.CHANGES, settings.topic_partitions),
         )
         headers: dict[str, str] = {}
         if page.next_after is not None:
             next_url = request.url.update_query(after=page.next_after, limit=query.limit)
             headers["Link"] = f'<{next_url}>; rel="next"'
-        return self.json_bytes(page.todos, headers=headers)
+        return self.bytes(page.body(), content_type="application/json", headers=headers)
 
 
 def _owned_here(todo_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""Bucket documents of the read model: their shape, the guarded merge, and page selection.
+"""Bucket documents of the read model: their shape and the guarded merge.
 
 Pure: no I/O. A bucket document holds the live todos of one id bucket in the seed's public
 shape, in id order, and the newest position of every todo the bucket has seen (tombstones
@@ -7,23 +7,14 @@ included), so a replayed or stale change can never move a todo backwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from contracts.stores import bucket_last_id, bucket_of
+from contracts.stores import bucket_of
 from streams.domain import Projection
 
 Document = dict[str, Any]
 PublicTodo = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    """One list page: its todos in id order, and the `after` of the next page (None: last)."""
-
-    todos: list[PublicTodo]
-    next_after: int | None
 
 
 def by_bucket(projections: Mapping[int, Projection]) -> dict[int, dict[int, Projection]]:
@@ -60,37 +51,3 @@ def merge_bucket(
     if not changed:
         return None
     return {"todos": [todos[todo_id] for todo_id in sorted(todos)], "positions": positions}
-
-
-def select(todos: Iterable[PublicTodo], *, after: int, completed: bool | None) -> list[PublicTodo]:
-    """Return the todos with id > `after` that match `completed` (None: all), in order."""
-    return [
-        todo
-        for todo in todos
-        if todo["id"] > after and (completed is None or todo["completed"] is completed)
-    ]
-
-
-def assemble_page(
-    read: Sequence[tuple[int, Mapping[str, Any] | None]],
-    *,
-    after: int,
-    completed: bool | None,
-    limit: int,
-    exhausted: bool,
-) -> Page:
-    """Build a page from the bucket documents read in bucket order (None: no document).
-
-    More than `limit` matches: the page ends at its `limit`th todo. Otherwise, if buckets are
-    left unread (`exhausted` False), the next page starts after the last bucket read, so a
-    page may be short, even empty, yet a walk misses nothing.
-    """
-    found: list[PublicTodo] = []
-    for _, document in read:
-        if document is not None:
-            found.extend(select(document["todos"], after=after, completed=completed))
-    if len(found) > limit:
-        return Page(found[:limit], found[limit - 1]["id"])
-    if exhausted or not read:
-        return Page(found, None)
-    return Page(found, bucket_last_id(read[-1][0]))

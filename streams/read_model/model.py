@@ -6,7 +6,7 @@ docs/decisions/read-model-pages.md explains the layout and why it is shaped by F
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -14,9 +14,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.stores import LEGACY_READ_MODEL_COLLECTION, READ_MODEL_DIRECTORY, READ_MODEL_PAGES
 from streams.domain import Projection
-from streams.read_model.buckets import Page, by_bucket, merge_bucket
+from streams.read_model.buckets import by_bucket, merge_bucket
 from streams.read_model.directory import Directory
-from streams.read_model.pages import walk_page
+from streams.read_model.page_cache import PageCache, RenderedBucket
+from streams.read_model.pages import Page, walk_page
 from streams.read_model.store import Document, Merge, VersionedDocuments
 
 # Bucket documents the writer keeps (at most 128 todos each): with one worker nothing else
@@ -36,12 +37,16 @@ def _bucket_merge(projections: Mapping[int, Projection]) -> Merge:
 class ReadModel:
     """Bucket pages for the read API's list, written under per-todo position guards."""
 
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(self, url: str, database: str, *, page_cache_bytes: int = 0) -> None:
         self._url = url
         self._database = database
         self._client: AsyncMongoClient[dict[str, Any]] | None = None
+        # Rendered buckets for the list, replaced by every bucket this worker writes.
+        self.page_cache = PageCache(page_cache_bytes)
         self.pages = VersionedDocuments(
-            lambda: self.database[READ_MODEL_PAGES], cache_size=BUCKET_CACHE_SIZE
+            lambda: self.database[READ_MODEL_PAGES],
+            cache_size=BUCKET_CACHE_SIZE,
+            on_written=self.page_cache.written,
         )
         # One write at a time per worker (the CDC agent's batches, the upgrade's rebuild): on
         # FerretDB a compare-and-set is not atomic against a concurrent one (see the decision).
@@ -87,14 +92,37 @@ class ReadModel:
                 {bucket: _bucket_merge(members) for bucket, members in grouped.items()}
             )
 
-    async def list_page(self, *, completed: bool | None, after: int | None, limit: int) -> Page:
-        """Return a page of live todos with id > `after` in id order, at most `limit`."""
+    async def list_page(
+        self,
+        *,
+        completed: bool | None,
+        after: int | None,
+        limit: int,
+        writer_epoch: int | None = None,
+    ) -> Page:
+        """Return a page of live todos with id > `after` in id order, at most `limit`.
+
+        `writer_epoch` is not None only while this worker is the bucket documents' only
+        writer (`page_cache.sole_writer_epoch`): then cached buckets answer.
+        """
+        cache = self.page_cache
+        serving = cache.serving(writer_epoch)
+
+        async def read(buckets: Iterable[int]) -> dict[int, RenderedBucket | None]:
+            buckets = list(buckets)
+            found: dict[int, RenderedBucket | None] = {}
+            found.update(cache.get_many(buckets) if serving else {})
+            missing = [bucket for bucket in buckets if bucket not in found]
+            if missing:
+                for bucket, document in (await self.pages.read(missing)).items():
+                    rendered = None if document is None else RenderedBucket.of(bucket, document)
+                    found[bucket] = rendered
+                    if serving and rendered is not None and writer_epoch is not None:
+                        cache.fill(rendered, epoch=writer_epoch)
+            return found
+
         return await walk_page(
-            self.directory.window,
-            self.pages.read,
-            after=after or 0,
-            completed=completed,
-            limit=limit,
+            self.directory.window, read, after=after or 0, completed=completed, limit=limit
         )
 
     async def has_legacy_layout(self) -> bool:

@@ -76,10 +76,16 @@ class VersionedDocuments:
     """One collection of `{_id: int, ..., _v: version, _w: write token}` documents."""
 
     def __init__(
-        self, collection: Callable[[], AsyncCollection[Document]], *, cache_size: int
+        self,
+        collection: Callable[[], AsyncCollection[Document]],
+        *,
+        cache_size: int,
+        on_written: Callable[[Document], None] | None = None,
     ) -> None:
         self._collection = collection
         self._cache = DocumentCache(cache_size)
+        # Told each document this writer wrote, once the server accepted it.
+        self._on_written = on_written
         self._tokens = itertools.count(1)
         self._writer = uuid.uuid4().hex[:12]
 
@@ -139,6 +145,8 @@ class VersionedDocuments:
             for document in inserts + [document for document, _ in replaces]:
                 if document["_id"] not in lost:
                     self._cache.put(document)
+                    if self._on_written is not None:
+                        self._on_written(document)
             pending = {key: pending[key] for key in lost}
             for key in lost:
                 self._cache.forget(key)

@@ -7,7 +7,9 @@ from typing import Any
 from contracts.records import Position, Todo
 from contracts.stores import BUCKET_SIZE, bucket_last_id
 from streams.domain import Projection
-from streams.read_model.buckets import assemble_page, by_bucket, merge_bucket, select
+from streams.read_model.buckets import by_bucket, merge_bucket
+from streams.read_model.page_cache import RenderedBucket
+from streams.read_model.pages import assemble_page
 
 
 def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
@@ -53,15 +55,21 @@ def test_a_delete_leaves_a_tombstone_that_an_older_create_cannot_undo():
     assert merge_bucket(deleted, {3: _projection(3, 15, "resurrected")}) is None
 
 
-def test_select_keeps_ids_after_and_the_completed_filter():
+def _ids(bucket: RenderedBucket, positions: list[int]) -> list[int]:
+    return [bucket.ids[i] for i in positions]
+
+
+def test_matches_keeps_ids_after_and_the_completed_filter():
     todos: list[dict[str, Any]] = [{"id": i, "completed": i % 2 == 0} for i in (1, 2, 3, 4)]
-    assert [t["id"] for t in select(todos, after=1, completed=None)] == [2, 3, 4]
-    assert [t["id"] for t in select(todos, after=0, completed=True)] == [2, 4]
-    assert [t["id"] for t in select(todos, after=2, completed=False)] == [3]
+    bucket = RenderedBucket.of(0, {"todos": todos})
+    assert _ids(bucket, bucket.matches(after=1, completed=None)) == [2, 3, 4]
+    assert _ids(bucket, bucket.matches(after=0, completed=True)) == [2, 4]
+    assert _ids(bucket, bucket.matches(after=2, completed=False)) == [3]
+    assert bucket.matches(after=4, completed=None) == []
 
 
-def _bucket(*ids: int) -> dict[str, Any]:
-    return {"todos": [{"id": i, "completed": False} for i in ids]}
+def _bucket(*ids: int) -> RenderedBucket:
+    return RenderedBucket.of(0, {"todos": [{"id": i, "completed": False} for i in ids]})
 
 
 def test_a_page_with_more_matches_than_its_limit_ends_at_its_last_todo():
@@ -86,4 +94,10 @@ def test_the_last_page_has_no_next():
     page = assemble_page([(0, _bucket(5, 6))], after=5, completed=None, limit=1, exhausted=True)
     assert [t["id"] for t in page.todos] == [6] and page.next_after is None
     empty = assemble_page([], after=0, completed=None, limit=100, exhausted=True)
-    assert empty.todos == [] and empty.next_after is None
+    assert empty.todos == [] and empty.next_after is None and empty.body() == b"[]"
+
+
+def test_a_page_body_is_the_json_array_of_its_todos():
+    page = assemble_page([(0, _bucket(5, 6))], after=0, completed=None, limit=10, exhausted=True)
+    assert page.body() == b'[{"id":5,"completed":false},{"id":6,"completed":false}]'
+    assert page.ids == [5, 6]

@@ -19,6 +19,7 @@ import web_read
 from contracts.stores import bucket_of
 from streams.app import app, connections
 from streams.read_model import Page
+from streams.read_model.page_cache import RenderedBucket
 from streams.read_model.pages import walk_page
 
 # The worker attaches the read API the same way (streams.worker); the probe is on for its test.
@@ -38,7 +39,14 @@ class FakeReadModel:
             buckets.setdefault(bucket_of(todo["id"]), {"todos": []})["todos"].append(todo)
         return buckets
 
-    async def list_page(self, *, completed: bool | None, after: int | None, limit: int) -> Page:
+    async def list_page(
+        self,
+        *,
+        completed: bool | None,
+        after: int | None,
+        limit: int,
+        writer_epoch: int | None = None,
+    ) -> Page:
         buckets = self._buckets()
         listed = sorted(buckets)
 
@@ -46,8 +54,11 @@ class FakeReadModel:
             chosen = [b for b in listed if b >= first]
             return chosen[:count], len(chosen) > count
 
-        async def read(keys: Iterable[int]) -> dict[int, Any]:
-            return {key: buckets.get(key) for key in keys}
+        async def read(keys: Iterable[int]) -> dict[int, RenderedBucket | None]:
+            return {
+                key: RenderedBucket.of(key, buckets[key]) if key in buckets else None
+                for key in keys
+            }
 
         return await walk_page(window, read, after=after or 0, completed=completed, limit=limit)
 
