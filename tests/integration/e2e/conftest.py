@@ -92,6 +92,20 @@ class Pipeline:
 
     # PostgreSQL ---------------------------------------------------------------------------
 
+    def fresh_id_base(self, align: int) -> int:
+        """Return an `align`-aligned id above every id in use; move the sequence 10**8 past it."""
+        with self.pg() as conn:
+            row = conn.execute(
+                "SELECT greatest(coalesce(pg_sequence_last_value("
+                "pg_get_serial_sequence('todos', 'id')), 0), coalesce(max(id), 0)) FROM todos"
+            ).fetchone()
+            assert row is not None
+            base = (int(row[0]) // align + 1) * align
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('todos', 'id'), %s)", (base + 10**8,)
+            )
+        return base
+
     def pg(self) -> psycopg.Connection[Any]:
         """Return an autocommit connection to the stack's database."""
         return psycopg.connect(self.pg_conninfo, autocommit=True)

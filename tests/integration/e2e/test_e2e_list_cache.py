@@ -13,18 +13,6 @@ from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_of
 from tests.support.polling import wait_for
 
 
-def _fresh_base(pipeline) -> int:
-    """Return a bucket-aligned id above every id in use, with the sequence moved past it."""
-    with pipeline.pg() as conn:
-        (last,) = conn.execute(
-            "SELECT greatest(coalesce(pg_sequence_last_value("
-            "pg_get_serial_sequence('todos', 'id')), 0), coalesce(max(id), 0)) FROM todos"
-        ).fetchone()
-        base = (last // BUCKET_SIZE + 1) * BUCKET_SIZE
-        conn.execute("SELECT setval(pg_get_serial_sequence('todos', 'id'), %s)", (base + 10**8,))
-    return base
-
-
 def _page(pipeline, after: int, limit: int, completed: bool | None = None) -> list[dict[str, Any]]:
     query = f"after={after}&limit={limit}"
     if completed is not None:
@@ -37,7 +25,7 @@ def _page(pipeline, after: int, limit: int, completed: bool | None = None) -> li
 
 
 def test_a_listed_todo_updated_or_deleted_by_sql_shows_in_the_next_list(pipeline):
-    base = _fresh_base(pipeline)
+    base = pipeline.fresh_id_base(BUCKET_SIZE)
     ids = [base + k for k in range(2 * BUCKET_SIZE + 10)]  # three buckets
     with pipeline.pg() as conn, conn.cursor() as cursor:
         cursor.executemany(

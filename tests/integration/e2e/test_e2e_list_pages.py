@@ -26,18 +26,6 @@ from tests.support.polling import wait_for
 GROUP_SPAN = GROUP_SIZE * BUCKET_SIZE  # ids one directory group covers
 
 
-def _fresh_base(pipeline) -> int:
-    """Return a group-aligned id above every id in use, with the sequence moved 10**8 past it."""
-    with pipeline.pg() as conn:
-        (last,) = conn.execute(
-            "SELECT greatest(coalesce(pg_sequence_last_value("
-            "pg_get_serial_sequence('todos', 'id')), 0), coalesce(max(id), 0)) FROM todos"
-        ).fetchone()
-        base = (last // GROUP_SPAN + 1) * GROUP_SPAN
-        conn.execute("SELECT setval(pg_get_serial_sequence('todos', 'id'), %s)", (base + 10**8,))
-    return base
-
-
 def _insert(pipeline, ids: Iterable[int], *, completed=lambda i: False, title="row") -> None:
     rows = [(i, f"{title} {i}", f"#{i}", bool(completed(i))) for i in ids]
     with pipeline.pg() as conn, conn.cursor() as cursor:
@@ -85,7 +73,7 @@ def _walk_matches_postgres(pipeline):
 
 
 def test_paging_through_sparse_buckets_returns_every_live_todo_once_in_order(pipeline):
-    base = _fresh_base(pipeline)
+    base = pipeline.fresh_id_base(GROUP_SPAN)
     dense = [base + 10**7 + k for k in range(300)]
     emptied = [base + 300, base + 301, base + 302]  # the only rows of their bucket
     ids = [base + 5, *emptied, base + 200_000, base + 2 * GROUP_SPAN + 7, *dense]
@@ -112,7 +100,7 @@ def test_paging_through_sparse_buckets_returns_every_live_todo_once_in_order(pip
 
 
 def test_a_walk_during_writes_returns_the_todos_live_throughout_once_in_order(pipeline):
-    base = _fresh_base(pipeline)
+    base = pipeline.fresh_id_base(GROUP_SPAN)
     stable = [base + 2 * k for k in range(400)]  # updated during the walk, never deleted
     gone = [base + 2000 + k for k in range(200)]  # deleted before the walk starts
     _insert(pipeline, [*stable, *gone])
@@ -160,7 +148,7 @@ def test_a_walk_during_writes_returns_the_todos_live_throughout_once_in_order(pi
 
 
 def test_a_redelivered_change_leaves_its_bucket_document_unchanged(pipeline):
-    base = _fresh_base(pipeline)
+    base = pipeline.fresh_id_base(GROUP_SPAN)
     ids = [base + k * BUCKET_SIZE for k in range(1, 33)]  # one per bucket
     _insert(pipeline, ids)
     wait_for(_walk_matches_postgres(pipeline), timeout=60, message="the rows in the list")
