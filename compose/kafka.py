@@ -149,8 +149,9 @@ def prepare_kafka(settings: Settings) -> None:
         "kafka.tools.StorageTool",
         "format",
         "--ignore-formatted",
-        "-t",
-        cluster_id(settings),
+        # One argument, `=` form: a random id may start with "-", which argparse would read
+        # as an option and refuse (one stack start in 64).
+        f"--cluster-id={cluster_id(settings)}",
         "-c",
         str(folder / "server.properties"),
         heap="256m",
