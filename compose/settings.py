@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from contracts import auth
 from contracts.environment import DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -187,12 +188,22 @@ class Settings:
                 fh.write(secrets.token_urlsafe(50))
         return path.read_text().strip()
 
+    def auth_key_dirs(self) -> tuple[Path, Path]:
+        """The token signing and verifying key folders, with a first key pair made once."""
+        signing = self.state_dir / auth.SIGNING_KEYS_SUBDIR
+        verifying = self.state_dir / auth.VERIFYING_KEYS_SUBDIR
+        auth.ensure_key(signing, verifying)
+        return signing, verifying
+
     def process_env(self) -> dict[str, str]:
         """The README's variables plus the two API URLs: what every process of the stack gets."""
         env = dict(self.values)
         env["CUD_API_URL"] = f"http://127.0.0.1:{self.cud_api_port}"
         env["READ_API_URL"] = f"http://127.0.0.1:{self.read_api_port}"
         env["DJANGO_SECRET_KEY"] = self.django_secret_key()
+        signing, verifying = self.auth_key_dirs()
+        env[auth.SIGNING_KEYS_DIR_VARIABLE] = str(signing)
+        env[auth.VERIFYING_KEYS_DIR_VARIABLE] = str(verifying)
         env["DJANGO_SETTINGS_MODULE"] = "cud_api.config.settings"
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = str(REPO_ROOT)

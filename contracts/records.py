@@ -34,6 +34,8 @@ class Todo:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 0
+    # The Django user who owns it; None only for a row captured before owners existed.
+    owner_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the seed's public shape (timestamps as ISO-8601 UTC with a Z)."""
@@ -47,8 +49,8 @@ class Todo:
         }
 
     def to_state(self) -> dict[str, Any]:
-        """Return the public shape plus the version, for storage."""
-        return {**self.to_json(), "version": self.version}
+        """Return the public shape plus the version and the owner, for storage."""
+        return {**self.to_json(), "version": self.version, "owner_id": self.owner_id}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Todo:
@@ -61,17 +63,19 @@ class Todo:
             created_at=parse_time(state.get("created_at")),
             updated_at=parse_time(state.get("updated_at")),
             version=int(state.get("version") or 0),
+            owner_id=_optional_owner(state.get("owner_id")),
         )
 
 
 @dataclass(frozen=True)
 class TodoCommand:
-    """A write accepted by the write API, to be applied to PostgreSQL."""
+    """A write accepted by the write API, to be applied to PostgreSQL on behalf of `owner_id`."""
 
     command_id: UUID
     todo_id: int
     operation: Operation
     timestamp: datetime
+    owner_id: int
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -102,12 +106,13 @@ class Position:
 
 @dataclass(frozen=True)
 class ChangeEvent:
-    """One Debezium change of a `todos` row."""
+    """One Debezium change of a `todos` row; `before_owner_id`: the owner before it, if known."""
 
     op: ChangeOp
     todo_id: int
     after: Todo | None
     position: Position
+    before_owner_id: int | None = None
 
 
 def parse_time(value: object) -> datetime | None:
@@ -149,6 +154,19 @@ def parse_todo_id(value: object) -> int:
     return value
 
 
+def parse_owner_id(value: object) -> int:
+    """Return a user id from an int or its decimal text (a token's claim); else DecodeError."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= TODO_ID_MAX:
+        raise DecodeError(f"bad owner id {value!r}")
+    return value
+
+
+def _optional_owner(value: object) -> int | None:
+    return None if value is None else parse_owner_id(value)
+
+
 def _loads(raw: bytes | None) -> Any:
     if raw is None:
         raise DecodeError("empty value")
@@ -170,6 +188,7 @@ def encode_command(
     operation: Operation,
     data: Mapping[str, Any],
     timestamp: datetime,
+    owner_id: int,
 ) -> bytes:
     """Return the JSON value of a command on topic `todos` (the inverse of `decode_command`)."""
     return orjson.dumps(
@@ -177,6 +196,7 @@ def encode_command(
             "command_id": str(command_id),
             "id": todo_id,
             "operation": operation,
+            "owner_id": owner_id,
             "data": dict(data),
             "timestamp": timestamp.astimezone(UTC).isoformat(timespec="microseconds"),
         }
@@ -200,7 +220,7 @@ def decode_command(key: bytes | None, value: bytes | None) -> TodoCommand:
     body = _loads(value)
     if not isinstance(body, dict):
         raise DecodeError("command is not a JSON object")
-    missing = {"command_id", "id", "operation", "timestamp"} - body.keys()
+    missing = {"command_id", "id", "operation", "timestamp", "owner_id"} - body.keys()
     if missing:
         raise DecodeError(f"command lacks {sorted(missing)}")
     operation = body["operation"]
@@ -211,6 +231,7 @@ def decode_command(key: bytes | None, value: bytes | None) -> TodoCommand:
     except ValueError as exc:
         raise DecodeError(f"bad command_id {body['command_id']!r}") from exc
     todo_id = parse_todo_id(body["id"])
+    owner_id = parse_owner_id(body["owner_id"])
     if key is None or decode_todo_key(key) != todo_id:
         raise DecodeError(f"record key {key!r} does not match id {todo_id}")
     timestamp = parse_time(body["timestamp"])
@@ -230,6 +251,7 @@ def decode_command(key: bytes | None, value: bytes | None) -> TodoCommand:
         todo_id=todo_id,
         operation=cast(Operation, operation),
         timestamp=timestamp,
+        owner_id=owner_id,
         data=data,
     )
 
@@ -247,6 +269,7 @@ def _decode_row(row: object) -> Todo:
             created_at=parse_time(row.get("created_at")),
             updated_at=parse_time(row.get("updated_at")),
             version=int(row.get("version") or 0),
+            owner_id=_optional_owner(row.get("owner_id")),
         )
     except KeyError as exc:
         raise DecodeError(f"row lacks {exc.args[0]!r}") from exc
@@ -288,6 +311,14 @@ def decode_change(key: bytes | None, value: bytes | None) -> ChangeEvent | None:
     else:
         after = _decode_row(body.get("after"))
         todo_id, version = after.id, after.version
+    # REPLICA IDENTITY FULL gives updates and deletes the whole old row: an owner change
+    # shows here, so the read side can take the todo out of the old owner's list.
+    before_row = body.get("before")
+    before_owner = before_row.get("owner_id") if isinstance(before_row, dict) else None
+    try:
+        before_owner_id = _optional_owner(before_owner)
+    except DecodeError as exc:
+        raise DecodeError(f"bad before.owner_id: {exc}") from exc
     key_id = decode_todo_key(key)
     if key_id is not None and key_id != todo_id:
         raise DecodeError(f"record key {key!r} does not match row id {todo_id}")
@@ -296,4 +327,5 @@ def decode_change(key: bytes | None, value: bytes | None) -> ChangeEvent | None:
         todo_id=todo_id,
         after=after,
         position=Position(lsn=lsn, streamed=op != "r", version=version),
+        before_owner_id=before_owner_id,
     )

@@ -6,6 +6,9 @@ from __future__ import annotations
 COMMANDS = "todos"
 # Debezium's change events of table public.todos (topic.prefix "postgres").
 CHANGES = "postgres.public.todos"
+# Debezium's change events of Django's users (only id and is_active are captured): the read
+# API refuses tokens of users deactivated or deleted since their token was signed.
+USER_CHANGES = "postgres.public.auth_user"
 # Where each agent dead-letters what it cannot use, with the reason in a header.
 COMMANDS_DLQ = f"{COMMANDS}.dlq"
 CHANGES_DLQ = f"{CHANGES}.dlq"
