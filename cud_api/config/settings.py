@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
+from contracts import auth
 from contracts.environment import flag, setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "cud_api.accounts.apps.AccountsConfig",
     "cud_api.todos.apps.TodosConfig",
 ]
 
@@ -121,9 +124,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cud_api.core.parsers.OrjsonFirstJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cud_api.core.negotiation.FirstRendererNegotiation",
-    # The API is open, as in the seed; no session auth also means no CSRF on the JSON API.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Bearer tokens only: no session auth also means no CSRF on the JSON API. Views that stay
+    # open (health, schema, docs, sign-in) say so themselves.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cud_api.accounts.authentication.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "cud_api.core.exception_handlers.envelope_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -137,6 +141,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and Swagger UI are public: they ignore any Authorization header.
+    "SERVE_AUTHENTICATION": [],
     # `/todos/...` duplicates `/api/todos/...` for the seed's curl examples; document one.
     "PREPROCESSING_HOOKS": ["cud_api.core.schema.documented_endpoints_only"],
     # PATCH bodies have their own pydantic model (todos/inputs.py), not a derived "Patched" one.
@@ -165,6 +171,49 @@ RETRY_AFTER_SECONDS = 5
 CUD_API_ID_BLOCK_SIZE = int(os.environ.get("CUD_API_ID_BLOCK_SIZE", "50"))
 
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60
+
+# Tokens (docs/decisions/authentication.md). The key folders are read on first use, so
+# migrations and `manage.py check` work without them; wsgi.py checks them at startup.
+AUTH_SIGNING_KEYS_DIR = os.environ.get(auth.SIGNING_KEYS_DIR_VARIABLE, "")
+AUTH_VERIFYING_KEYS_DIR = os.environ.get(auth.VERIFYING_KEYS_DIR_VARIABLE, "")
+SIMPLE_JWT = {
+    "ALGORITHM": auth.ALGORITHM,
+    # Never used: cud_api.accounts.tokens signs and verifies with the key folders.
+    "SIGNING_KEY": None,
+    "VERIFYING_KEY": "",
+    "ISSUER": auth.ISSUER,
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        minutes=int(os.environ.get("CUD_API_ACCESS_TOKEN_MINUTES", "15"))
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        hours=int(os.environ.get("CUD_API_REFRESH_TOKEN_HOURS", "24"))
+    ),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": auth.USER_ID_CLAIM,
+    "TOKEN_TYPE_CLAIM": auth.TOKEN_TYPE_CLAIM,
+    "AUTH_TOKEN_CLASSES": ("cud_api.accounts.tokens.AccessToken",),
+    "UPDATE_LAST_LOGIN": False,
+}
+# Seconds a process remembers a user row for authentication (0: read it on every request).
+CUD_API_USER_CACHE_SECONDS = float(os.environ.get("CUD_API_USER_CACHE_SECONDS", "5"))
+# Self-service sign-up on unless set to 0 (or false, no, off).
+CUD_API_REGISTRATION = os.environ.get("CUD_API_REGISTRATION", "1").strip().lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
+# Failed sign-ins allowed per (client address, username) and period.
+CUD_API_LOGIN_FAILURES_RATE = os.environ.get("CUD_API_LOGIN_FAILURES_RATE", "5/min")
+LOGIN_THROTTLE_CACHE = "shared"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # In PostgreSQL (table made by the accounts migration): every gunicorn worker shares it.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+    },
+}
 
 LOGGING = {
     "version": 1,

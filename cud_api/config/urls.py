@@ -23,6 +23,7 @@ urlpatterns = [
     re_path(r"^health/?$", HealthApi.as_view(), name="health"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/auth/", include(("cud_api.accounts.urls", "accounts"), namespace="auth")),
     path("api/", include(("cud_api.todos.urls", "todos"), namespace="api")),
     path("", include(("cud_api.todos.urls", "todos"), namespace="root")),
     path(ADMIN_PATH_PREFIX.lstrip("/"), admin.site.urls),

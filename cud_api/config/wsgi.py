@@ -15,6 +15,11 @@ application = get_wsgi_application()
 # Django raises ImproperlyConfigured on access to an empty SECRET_KEY.
 _ = settings.SECRET_KEY
 
+# Likewise for the token keys: a server that cannot sign or verify must not start.
+from cud_api.accounts.backend import token_backend  # noqa: E402
+
+token_backend().check()
+
 # gunicorn loads the application in each worker after forking: create this worker's Kafka
 # producer now, so its connection and idempotent-producer handshake are not paid by the first
 # request (seen as a 1-2 s p99 in short benchmark runs).

@@ -46,6 +46,37 @@ def _envelope(
     )
 
 
+# Sign-in failures (wrong password) are not a bad bearer token: their challenge has no error.
+_NOT_A_TOKEN_PROBLEM = {"no_active_account", "not_authenticated"}
+
+
+def _quoted(text: str) -> str:
+    """`text` as an RFC 7230 quoted-string's content (latin-1, no quotes or backslashes)."""
+    cleaned = text.replace("\\", " ").replace('"', "'")
+    return cleaned.encode("latin-1", "replace").decode("latin-1")
+
+
+def _authentication_failure(
+    exc: exceptions.AuthenticationFailed | exceptions.NotAuthenticated, headers: dict[str, str]
+) -> Response:
+    """A 401 in the envelope; a refused token's challenge says why (RFC 6750 section 3)."""
+    detail = exc.detail
+    if isinstance(detail, dict):  # simplejwt's exceptions: {"detail": ..., "code": ...}
+        message = str(detail.get("detail", "Authentication failed."))
+        code = str(detail.get("code", exc.default_code))
+    else:
+        message = str(detail)
+        code = str(getattr(detail, "code", exc.default_code))
+    challenge = headers.get("WWW-Authenticate")
+    if exc.status_code == 401 and challenge and code not in _NOT_A_TOKEN_PROBLEM:
+        error = "invalid_request" if code == "bad_authorization_header" else "invalid_token"
+        headers["WWW-Authenticate"] = (
+            f'{challenge}, error="{error}", error_description="{_quoted(message)}"'
+        )
+    field = "credentials" if code == "no_active_account" else "authorization"
+    return _envelope(exc.status_code, message, {field: [message]}, headers)
+
+
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map any exception raised in a view to the error envelope; log the unexpected ones."""
     if isinstance(exc, ApplicationError):
@@ -89,6 +120,8 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     # DRF's own handler adds the headers it knows (Allow, Retry-After, WWW-Authenticate).
     response = drf_exception_handler(exc, context)
     headers = {k: v for k, v in response.items()} if response is not None else {}
+    if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+        return _authentication_failure(exc, headers)
     if isinstance(exc, exceptions.ValidationError):
         return _envelope(exc.status_code, "Invalid input.", _validation_errors(exc.detail), headers)
     detail = exc.detail

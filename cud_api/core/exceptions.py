@@ -16,6 +16,12 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ForbiddenError(ApplicationError):
+    """The request is understood but not allowed on this server (403)."""
+
+    status_code = 403
+
+
 class NotFoundError(ApplicationError):
     """The addressed resource does not exist (404)."""
 

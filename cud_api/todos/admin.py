@@ -17,11 +17,23 @@ from cud_api.todos.models import Todo, TodoCommand
 class TodoAdmin(admin.ModelAdmin):
     """Edit todos directly; keeps `version` and `updated_at` moving like the command agent does."""
 
-    list_display = ("id", "title", "completed", "version", "updated_at")
-    list_filter = ("completed",)
-    search_fields = ("title", "description")
+    list_display = ("id", "title", "owner", "completed", "version", "updated_at")
+    list_filter = ("completed", "owner")
+    list_select_related = ("owner",)
+    search_fields = ("title", "description", "owner__username")
+    # A search box instead of a <select> of every user.
+    autocomplete_fields = ("owner",)
     readonly_fields = ("id", "version", "created_at", "updated_at")
-    fields = ("id", "title", "description", "completed", "version", "created_at", "updated_at")
+    fields = (
+        "id",
+        "owner",
+        "title",
+        "description",
+        "completed",
+        "version",
+        "created_at",
+        "updated_at",
+    )
 
     def save_model(self, request: HttpRequest, obj: Todo, form: ModelForm, change: bool) -> None:
         """Insert with the DB defaults, or update only the edited fields and bump the version."""
@@ -31,7 +43,9 @@ class TodoAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         edited = [
-            name for name in form.changed_data if name in {"title", "description", "completed"}
+            name
+            for name in form.changed_data
+            if name in {"title", "description", "completed", "owner"}
         ]
         if not edited:
             return
@@ -46,7 +60,7 @@ class TodoAdmin(admin.ModelAdmin):
 class TodoCommandAdmin(admin.ModelAdmin):
     """Read-only view of command outcomes written by the command agent."""
 
-    list_display = ("command_id", "todo_id", "operation", "status", "applied_at")
+    list_display = ("command_id", "todo_id", "owner_id", "operation", "status", "applied_at")
     list_filter = ("operation", "status")
     search_fields = ("command_id", "todo_id")
 

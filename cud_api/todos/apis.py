@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +19,7 @@ from cud_api.core.responses import success_body
 from cud_api.todos.idempotency import (
     IDEMPOTENCY_META_KEY,
     StoredResponse,
+    idempotency_key_scope,
     idempotency_key_validate,
     idempotent_call,
     request_fingerprint,
@@ -65,9 +67,17 @@ def _page_url(request: Request, **changes: int | None) -> str:
     return request.build_absolute_uri(request.path) + "?" + urlencode(sorted(query.items()))
 
 
+def _owner_id(request: Request) -> int:
+    """The caller's user id (IsAuthenticated has let only authenticated users this far)."""
+    user = request.user
+    if user is None or user.pk is None:  # IsAuthenticated lets no one else this far
+        raise NotAuthenticated()
+    return int(user.pk)
+
+
 def _todo_page(request: Request, query: ListQuery) -> tuple[dict[str, Any], str | None]:
-    """The list's `data` and its next URL: a keyset page, or a numbered one with `page`."""
-    todos = todo_list(completed=query.completed, after=query.after)
+    """The caller's `data` and next URL: a keyset page, or a numbered one with `page`."""
+    todos = todo_list(owner_id=_owner_id(request), completed=query.completed, after=query.after)
     if query.page is None:
         rows = list(todos[: query.limit + 1])
         next_url = None
@@ -175,7 +185,7 @@ class TodoListCreateApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        """List todos by ascending id, `limit` at a time after `after` (or by `page`)."""
+        """List the caller's todos by ascending id, `limit` after `after` (or by `page`)."""
         data, next_url = _todo_page(request, list_query_parse(_query_pairs(request)))
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
         return Response(
@@ -197,15 +207,18 @@ class TodoListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         """Allocate an id and queue a create command; 202 once Kafka acknowledged it."""
         data = _validated(request)
+        owner_id = _owner_id(request)
         # META, not `request.headers`, which copies every header into a new mapping first.
         key = request.META.get(IDEMPOTENCY_META_KEY)
         if key is None:
-            return _respond(_accepted(todo_create(**data)))
+            return _respond(_accepted(todo_create(owner_id=owner_id, **data)))
         stored = idempotent_call(
-            key=idempotency_key_validate(key),
+            key=idempotency_key_scope(owner_id=owner_id, key=idempotency_key_validate(key)),
             fingerprint=request_fingerprint(operation="todos.create", payload=request.data),
-            promise=lambda: _accepted(todo_create_receipt()),
-            fulfil=lambda promised: todo_create(**data, receipt=_receipt(promised)),
+            promise=lambda: _accepted(todo_create_receipt(owner_id=owner_id)),
+            fulfil=lambda promised: todo_create(
+                owner_id=owner_id, **data, receipt=_receipt(promised)
+            ),
         )
         return _respond(stored)
 
@@ -218,14 +231,14 @@ class TodoDetailApi(APIView):
         parameters=[TODO_ID_PARAMETER],
         responses={
             200: envelope_schema("TodoEnvelope", TodoOutputSerializer()),
-            404: OpenApiResponse(ERROR_SCHEMA, "Not stored (yet)."),
+            404: OpenApiResponse(ERROR_SCHEMA, "Not stored (yet), or another user's todo."),
             **UNAVAILABLE,
         },
     )
     def get(self, request: Request, todo_id: str) -> Response:
-        """Return one todo as stored in PostgreSQL."""
+        """Return one of the caller's todos as stored in PostgreSQL."""
         pk = _parse_todo_id(todo_id)
-        todo = todo_get(todo_id=pk)
+        todo = todo_get(todo_id=pk, owner_id=_owner_id(request))
         if todo is None:
             raise NotFoundError(f"Todo {pk} not found (a create may still be pending).")
         return Response(
@@ -244,7 +257,7 @@ class TodoDetailApi(APIView):
         """Queue an update carrying every field (omitted optional fields take their defaults)."""
         pk = _parse_todo_id(todo_id)
         data = _validated(request)
-        return _respond(_accepted(todo_update(todo_id=pk, data=data)))
+        return _respond(_accepted(todo_update(todo_id=pk, owner_id=_owner_id(request), data=data)))
 
     @extend_schema(
         operation_id="todos_partial_update",
@@ -256,7 +269,7 @@ class TodoDetailApi(APIView):
         """Queue an update carrying only the fields sent."""
         pk = _parse_todo_id(todo_id)
         data = _validated(request, partial=True)
-        return _respond(_accepted(todo_update(todo_id=pk, data=data)))
+        return _respond(_accepted(todo_update(todo_id=pk, owner_id=_owner_id(request), data=data)))
 
     @extend_schema(
         operation_id="todos_destroy",
@@ -267,7 +280,7 @@ class TodoDetailApi(APIView):
     def delete(self, request: Request, todo_id: str) -> Response:
         """Queue a delete."""
         pk = _parse_todo_id(todo_id)
-        return _respond(_accepted(todo_delete(todo_id=pk)))
+        return _respond(_accepted(todo_delete(todo_id=pk, owner_id=_owner_id(request))))
 
 
 def _command_status(command_id: uuid.UUID, outcome: TodoCommand | None) -> dict[str, Any]:
@@ -300,14 +313,18 @@ class CommandStatusApi(APIView):
         ],
         responses={
             200: envelope_schema("CommandStatusEnvelope", CommandStatusOutputSerializer()),
-            404: OpenApiResponse(ERROR_SCHEMA, "Not a UUID."),
+            404: OpenApiResponse(ERROR_SCHEMA, "Not a UUID, or another user's command."),
             **UNAVAILABLE,
         },
     )
     def get(self, request: Request, command_id: str) -> Response:
-        """Return the command's outcome as recorded by the command agent."""
+        """Return the outcome of one of the caller's commands, as the command agent recorded it."""
         parsed = _parse_command_id(command_id)
-        status = _command_status(parsed, todo_command_get(command_id=parsed))
+        outcome = todo_command_get(command_id=parsed)
+        # Not yet claimed: "pending", as for any id. Claimed for another user: not the caller's.
+        if outcome is not None and outcome.owner_id != _owner_id(request):
+            raise NotFoundError(f"Command {parsed} not found.")
+        status = _command_status(parsed, outcome)
         data = CommandStatusOutputSerializer(status).data
         return Response(
             success_body(status_code=200, data=data, message=f"Command {data['status']}")

@@ -38,6 +38,8 @@ class Command:
     operation: str
     data: Mapping[str, Any]
     timestamp: datetime
+    # The caller's user id, from their token (never from the body).
+    owner_id: int
 
 
 @dataclass(frozen=True)
@@ -54,16 +56,18 @@ def command_build(
     todo_id: int,
     operation: str,
     data: Mapping[str, Any],
+    owner_id: int,
     command_id: uuid.UUID | None = None,
     timestamp: datetime | None = None,
 ) -> Command:
-    """Build a command with a fresh uuid4 and the current UTC time unless given."""
+    """Build a command on behalf of `owner_id`, with a fresh uuid4 and UTC time unless given."""
     return Command(
         command_id=command_id or uuid.uuid4(),
         todo_id=todo_id,
         operation=operation,
         data=dict(data),
         timestamp=timestamp or datetime.now(UTC),
+        owner_id=owner_id,
     )
 
 
@@ -80,6 +84,7 @@ def command_value(command: Command) -> bytes:
         operation=cast(Operation, command.operation),
         data=command.data,
         timestamp=command.timestamp,
+        owner_id=command.owner_id,
     )
 
 

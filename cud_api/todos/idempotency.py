@@ -73,6 +73,11 @@ def idempotency_key_validate(key: str) -> str:
     return key
 
 
+def idempotency_key_scope(*, owner_id: int, key: str) -> str:
+    """The key as stored: per user, so one user's key never replays another's response."""
+    return f"{owner_id}:{key}"
+
+
 def request_fingerprint(*, operation: str, payload: Any) -> str:
     """Hash what identifies a request (operation and canonical JSON body)."""
     canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)

@@ -1,8 +1,10 @@
-"""Todo ids from the `todos` sequence, reserved a block at a time per process.
+"""Todo ids from the `todos` sequence, reserved a block at a time per (process, owner).
 
 Each process reserves `size` ids in one round trip and hands them out from memory, so most
-creates never touch the database. Every id still comes from the sequence, so an id above its
-last value was never handed out (the 404 rule); ids increase per process, not globally.
+creates never touch the database. Blocks are per owner, so one user's todos have dense ids,
+which keeps them together in the read model's per-owner buckets. Every id still comes from
+the sequence, so an id above its last value was never handed out (the 404 rule); ids increase
+per process and owner, not globally.
 Why and what it bought: docs/decisions/id-blocks.md.
 """
 
@@ -77,3 +79,37 @@ class IdBlockAllocator:
             self._last_error = None
             self._ids.extend(ids[1:])
             return ids[0]
+
+
+# Beyond this many owners with a block in memory, the blocks are dropped: their unused ids
+# become gaps in the sequence, which is harmless (ids only need to be unique).
+MAX_OWNERS = 10_000
+
+
+class OwnerIdBlocks:
+    """One IdBlockAllocator per owner, created on the owner's first create in this process."""
+
+    def __init__(
+        self,
+        size: int,
+        reserve: Callable[[int], list[int]] = sequence_reserve,
+        max_owners: int = MAX_OWNERS,
+    ) -> None:
+        self.size = size
+        self._reserve = reserve
+        self._max_owners = max_owners
+        self._allocators: dict[int, IdBlockAllocator] = {}
+        self._lock = threading.Lock()
+
+    def next(self, owner_id: int) -> int:
+        """Return an id from this owner's block (no other caller in any process receives it)."""
+        allocator = self._allocators.get(owner_id)
+        if allocator is None:
+            with self._lock:
+                allocator = self._allocators.get(owner_id)
+                if allocator is None:
+                    if len(self._allocators) >= self._max_owners:
+                        self._allocators = {}
+                    allocator = IdBlockAllocator(self.size, self._reserve)
+                    self._allocators[owner_id] = allocator
+        return allocator.next()

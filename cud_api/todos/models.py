@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
@@ -21,10 +22,16 @@ class Todo(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
     version = models.BigIntegerField(default=1, db_default=1)
+    # Column owner_id. Deleting a user deletes their todos (CDC carries the deletes). No index
+    # of its own: the (owner_id, id) index serves every lookup by owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="todos", db_index=False
+    )
 
     class Meta:
         db_table = "todos"
         ordering = ("id",)
+        indexes = [models.Index(fields=["owner", "id"], name="todos_owner_id_idx")]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.title}"
@@ -54,6 +61,8 @@ class TodoCommand(models.Model):
     status = models.CharField(max_length=16, choices=CommandStatus.choices)
     reason = models.TextField(null=True, blank=True)
     applied_at = models.DateTimeField(db_default=Now())
+    # Who sent it (the command agent writes it); NULL for commands recorded before owners.
+    owner_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "todo_commands"
@@ -71,7 +80,8 @@ class TodoCommand(models.Model):
 class IdempotencyKey(models.Model):
     """The first response to a POST carrying an Idempotency-Key, replayed for 24 hours."""
 
-    key = models.CharField(primary_key=True, max_length=255)
+    # "<user id>:<client's key>": one user's key never replays another's response.
+    key = models.CharField(primary_key=True, max_length=300)
     # sha256 of method, path and body: the same key with a different request is refused.
     fingerprint = models.CharField(max_length=64)
     # NULL while the first request is still in flight (claimed, not yet answered).

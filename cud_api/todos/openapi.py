@@ -53,12 +53,18 @@ BODY_ERRORS = {
     413: OpenApiResponse(ERROR_SCHEMA, "Body over 64 KiB."),
     415: OpenApiResponse(ERROR_SCHEMA, "Body is not application/json."),
 }
+# Every todos and commands endpoint needs a token, and every one can be unavailable.
 UNAVAILABLE = {
+    401: OpenApiResponse(
+        ERROR_SCHEMA,
+        "No access token, or one refused (bad, expired, another key or issuer, a refresh "
+        "token, an inactive or deleted user); `WWW-Authenticate` says why.",
+    ),
     503: OpenApiResponse(ERROR_SCHEMA, "Kafka or PostgreSQL unavailable; retry after Retry-After."),
 }
 WRITE_ERRORS = {
     **BODY_ERRORS,
-    404: OpenApiResponse(ERROR_SCHEMA, "No such todo id."),
+    404: OpenApiResponse(ERROR_SCHEMA, "No such todo id, or another user's todo."),
     **UNAVAILABLE,
 }
 TODO_ID_PARAMETER = OpenApiParameter(

@@ -13,9 +13,12 @@ from cud_api.todos.models import Todo, TodoCommand
 # bigint: larger ids cannot exist, and PostgreSQL would reject them in a comparison.
 
 
-def todo_list(*, completed: bool | None = None, after: int | None = None) -> QuerySet[Todo]:
-    """Return the todos ordered by id, those with an id above `after` and this state if given."""
-    todos = Todo.objects.order_by("id")
+def todo_list(
+    *, owner_id: int, completed: bool | None = None, after: int | None = None
+) -> QuerySet[Todo]:
+    """Return an owner's todos ordered by id, those above `after` and in this state if given."""
+    # Served by the (owner_id, id) index.
+    todos = Todo.objects.filter(owner_id=owner_id).order_by("id")
     if completed is not None:
         todos = todos.filter(completed=completed)
     if after is not None:
@@ -23,24 +26,26 @@ def todo_list(*, completed: bool | None = None, after: int | None = None) -> Que
     return todos
 
 
-def todo_get(*, todo_id: int) -> Todo | None:
-    """Return the todo with this id, or None if the command agent has not stored it."""
-    return Todo.objects.filter(pk=todo_id).first()
+def todo_get(*, todo_id: int, owner_id: int) -> Todo | None:
+    """Return the owner's todo with this id, or None (not stored yet, or another's)."""
+    return Todo.objects.filter(pk=todo_id, owner_id=owner_id).first()
 
 
-def todo_id_was_allocated(*, todo_id: int) -> bool:
-    """Tell whether the todos sequence has handed out this id (to the API or anyone else)."""
+def todo_owner_get(*, todo_id: int) -> tuple[int | None, bool]:
+    """Return (the row's owner id or None if no row, whether the sequence handed out the id)."""
     if not TODO_ID_MIN <= todo_id <= TODO_ID_MAX:
-        return False
+        return None, False
     with connection.cursor() as cursor:
-        # NULL until the sequence's first nextval(); otherwise the highest id handed out
-        # (the sequence has CACHE 1, so no session holds unannounced values).
+        # One round trip for both answers. The sequence's last value is NULL until its first
+        # nextval(); it has CACHE 1, so no session holds unannounced values.
         cursor.execute(
-            "SELECT pg_sequence_last_value(pg_get_serial_sequence('todos', 'id')::regclass)"
+            "SELECT (SELECT owner_id FROM todos WHERE id = %s),"
+            " pg_sequence_last_value(pg_get_serial_sequence('todos', 'id')::regclass)",
+            [todo_id],
         )
         row = cursor.fetchone()
-    last = row[0] if row else None
-    return last is not None and todo_id <= last
+    owner, last = (row[0], row[1]) if row else (None, None)
+    return owner, last is not None and todo_id <= last
 
 
 def todo_command_get(*, command_id: uuid.UUID) -> TodoCommand | None:
