@@ -64,6 +64,8 @@ class KidTokenBackend(TokenBackend):
         if not isinstance(private, Ed25519PrivateKey):
             raise auth.KeyFolderError(f"signing key {loaded.kid} is not an Ed25519 key")
         self._signing = (loaded.kid, private)
+        # A new active key: know its public half before the first token it signs comes back.
+        self._reload_verifying(force=True)
         return self._signing
 
     def _reload_verifying(self, *, force: bool = False) -> dict[str, Ed25519PublicKey]:

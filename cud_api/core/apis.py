@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,7 +30,10 @@ def _probe(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 class HealthApi(APIView):
-    """`/health/`: checks PostgreSQL and Kafka with short timeouts."""
+    """`/health/`: checks PostgreSQL and Kafka with short timeouts; open to anyone."""
+
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="health",

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 REGISTER_PATH = "/api/auth/register/"
-TOKEN_PATH = "/api/auth/token/"  # noqa: S105 (a URL path, not a secret)
+TOKEN_PATH = "/api/auth/token/"
 REFRESH_PATH = "/api/auth/token/refresh/"
 
 

@@ -14,15 +14,19 @@ from django.test import Client
 from contracts.limits import DESCRIPTION_MAX_LENGTH
 from cud_api.core.exceptions import DependencyUnavailableError, NotFoundError
 from cud_api.todos import apis
-from cud_api.todos.models import Todo
+from cud_api.todos.models import Todo, TodoCommand
 from cud_api.todos.services import CommandReceipt
+from tests.unit.cud_api.conftest import ALICE_ID, BOB_ID, bearer
 
 COMMAND_ID = uuid.UUID("11111111-2222-4333-8444-555555555555")
 
 
 @pytest.fixture
-def client():
-    return Client(HTTP_HOST="localhost", raise_request_exception=False)
+def client(users):
+    """A test client authenticated as Alice."""
+    return Client(
+        HTTP_HOST="localhost", raise_request_exception=False, **bearer(users.rows[ALICE_ID])
+    )
 
 
 @pytest.fixture
@@ -34,12 +38,12 @@ def sent(monkeypatch):
         calls.append(("create", kwargs))
         return CommandReceipt(todo_id=42, command_id=COMMAND_ID, operation="create")
 
-    def update(*, todo_id, data):
-        calls.append(("update", {"todo_id": todo_id, "data": data}))
+    def update(*, todo_id, owner_id, data):
+        calls.append(("update", {"todo_id": todo_id, "owner_id": owner_id, "data": data}))
         return CommandReceipt(todo_id=todo_id, command_id=COMMAND_ID, operation="update")
 
-    def delete(*, todo_id):
-        calls.append(("delete", {"todo_id": todo_id}))
+    def delete(*, todo_id, owner_id):
+        calls.append(("delete", {"todo_id": todo_id, "owner_id": owner_id}))
         return CommandReceipt(todo_id=todo_id, command_id=COMMAND_ID, operation="delete")
 
     monkeypatch.setattr(apis, "todo_create", create)
@@ -76,7 +80,12 @@ def test_create_answers_202_envelope_with_location(client, sent, path):
         "data": {"id": 42, "command_id": str(COMMAND_ID)},
         "message": "Todo create successfully queued",
     }
-    assert sent == [("create", {"title": "Learn Kafka", "description": "", "completed": False})]
+    assert sent == [
+        (
+            "create",
+            {"owner_id": ALICE_ID, "title": "Learn Kafka", "description": "", "completed": False},
+        )
+    ]
 
 
 def test_put_sends_every_field_and_patch_only_those_given(client, sent):
@@ -84,9 +93,10 @@ def test_put_sends_every_field_and_patch_only_those_given(client, sent):
     patch = send(client, "patch", "/todos/7", {"description": "d"})
     assert put.status_code == patch.status_code == 202
     assert put.json()["message"] == "Todo update successfully queued"
+    everything = {"title": "t", "description": "", "completed": True}
     assert sent == [
-        ("update", {"todo_id": 7, "data": {"title": "t", "description": "", "completed": True}}),
-        ("update", {"todo_id": 7, "data": {"description": "d"}}),
+        ("update", {"todo_id": 7, "owner_id": ALICE_ID, "data": everything}),
+        ("update", {"todo_id": 7, "owner_id": ALICE_ID, "data": {"description": "d"}}),
     ]
 
 
@@ -95,7 +105,7 @@ def test_delete_answers_202_without_a_body(client, sent):
     assert response.status_code == 202
     assert response.json()["message"] == "Todo delete successfully queued"
     assert response["Location"] == f"/api/commands/{COMMAND_ID}/"
-    assert sent == [("delete", {"todo_id": 9})]
+    assert sent == [("delete", {"todo_id": 9, "owner_id": ALICE_ID})]
 
 
 def test_malformed_json_is_400(client, sent):
@@ -226,7 +236,8 @@ def stored(monkeypatch):
         for i in (10, 20, 30, 40, 50)
     ]
 
-    def todo_list(*, completed=None, after=None):
+    def todo_list(*, owner_id, completed=None, after=None):
+        assert owner_id == ALICE_ID
         return [
             t
             for t in todos
@@ -300,3 +311,75 @@ def test_list_parameter_out_of_bounds_is_400(client, stored, query, field, messa
 )
 def test_command_status_needs_the_canonical_uuid_form(client, command_id):
     assert_error(client.get(f"/api/commands/{command_id}/"), 404, "command_id")
+
+
+def test_a_body_naming_an_owner_is_400_and_the_owner_comes_from_the_token(client, sent):
+    for field in ("owner_id", "owner"):
+        body = assert_error(
+            send(client, "post", "/api/todos/", {"title": "t", field: BOB_ID}), 400, field
+        )
+        assert body["message"] == "Invalid input."
+    assert sent == []
+
+
+def test_every_todos_and_commands_endpoint_needs_a_token(sent):
+    anonymous = Client(HTTP_HOST="localhost", raise_request_exception=False)
+    calls = [
+        ("get", "/api/todos/"),
+        ("post", "/api/todos/"),
+        ("get", "/api/todos/1/"),
+        ("put", "/api/todos/1/"),
+        ("patch", "/todos/1"),
+        ("delete", "/api/todos/1/"),
+        ("get", f"/api/commands/{COMMAND_ID}/"),
+    ]
+    for method, path in calls:
+        if method in ("get", "delete"):
+            response = getattr(anonymous, method)(path)
+        else:
+            response = send(anonymous, method, path, {"title": "t"})
+        body = assert_error(response, 401, "authorization")
+        assert response["WWW-Authenticate"] == 'Bearer realm="todo-eda"'
+        assert body["message"] == "Authentication credentials were not provided."
+    assert sent == []
+
+
+def test_health_and_docs_stay_open_without_a_token(monkeypatch):
+    from cud_api.core import apis as core_apis
+
+    monkeypatch.setattr(core_apis, "postgres_check", lambda: {"migrated": True})
+    monkeypatch.setattr(core_apis, "kafka_check", lambda: {"brokers": 1, "partitions": 4})
+    anonymous = Client(HTTP_HOST="localhost", raise_request_exception=False)
+    assert anonymous.get("/health/").status_code == 200
+    # A token, even a bad one, changes nothing there.
+    assert anonymous.get("/health/", HTTP_AUTHORIZATION="Bearer junk").status_code == 200
+    assert anonymous.get("/api/schema/").status_code == 200
+    assert anonymous.get("/api/docs/").status_code == 200
+
+
+def test_another_users_command_is_404_and_an_unclaimed_one_pending(client, monkeypatch):
+    outcomes = {}
+    monkeypatch.setattr(apis, "todo_command_get", lambda *, command_id: outcomes.get(command_id))
+    assert client.get(f"/api/commands/{COMMAND_ID}/").json()["data"]["status"] == "pending"
+    outcomes[COMMAND_ID] = TodoCommand(
+        command_id=COMMAND_ID,
+        todo_id=3,
+        operation="create",
+        status="applied",
+        owner_id=BOB_ID,
+        applied_at=datetime.now(UTC),
+    )
+    assert_error(client.get(f"/api/commands/{COMMAND_ID}/"), 404)
+    outcomes[COMMAND_ID].owner_id = ALICE_ID
+    assert client.get(f"/api/commands/{COMMAND_ID}/").json()["data"]["status"] == "applied"
+
+
+def test_get_by_id_asks_for_the_callers_row_only(client, monkeypatch):
+    asked = []
+
+    def todo_get(*, todo_id, owner_id):
+        asked.append((todo_id, owner_id))
+
+    monkeypatch.setattr(apis, "todo_get", todo_get)
+    assert_error(client.get("/api/todos/5/"), 404)
+    assert asked == [(5, ALICE_ID)]

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import OperationalError
 
-from cud_api.todos.ids import IdBlockAllocator
+from cud_api.todos.ids import IdBlockAllocator, OwnerIdBlocks
 from tests.support.polling import wait_for
 
 
@@ -132,3 +132,25 @@ def test_threads_waiting_on_a_failed_refill_fail_with_it_instead_of_retrying():
 def test_block_size_must_be_positive():
     with pytest.raises(ValueError):
         IdBlockAllocator(0)
+
+
+def test_each_owner_gets_a_dense_run_of_ids_from_its_own_block():
+    sequence = FakeSequence()
+    blocks = OwnerIdBlocks(5, reserve=sequence.reserve)
+    alice = [blocks.next(7), blocks.next(7)]
+    bob = [blocks.next(8)]
+    alice += [blocks.next(7) for _ in range(3)]
+    assert alice == [1, 2, 3, 4, 5]
+    assert bob == [6]
+    assert blocks.next(7) == 11  # Alice's next block starts after Bob's
+    assert sequence.calls == 3
+
+
+def test_owner_blocks_beyond_the_limit_are_dropped_and_their_ids_never_reused():
+    sequence = FakeSequence()
+    blocks = OwnerIdBlocks(10, reserve=sequence.reserve, max_owners=2)
+    first = blocks.next(1)
+    blocks.next(2)
+    blocks.next(3)  # drops the blocks of owners 1 and 2
+    again = blocks.next(1)
+    assert again > 30 and again != first + 1

@@ -7,6 +7,7 @@ from django.test import Client
 
 from cud_api.todos import apis
 from cud_api.todos.services import CommandReceipt
+from tests.unit.cud_api.conftest import ALICE_ID, bearer
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def client():
     return Client(HTTP_HOST="localhost", raise_request_exception=False)
 
 
-def test_an_api_request_gets_no_session_user_or_messages(client, monkeypatch):
+def test_an_api_request_gets_no_session_user_or_messages(client, monkeypatch, users):
     seen = {}
 
     def create(**kwargs):
@@ -26,15 +27,21 @@ def test_an_api_request_gets_no_session_user_or_messages(client, monkeypatch):
         django_request = request._request
         seen["session"] = hasattr(django_request, "session")
         seen["messages"] = hasattr(django_request, "_messages")
-        # DRF's own user (UNAUTHENTICATED_USER), not AuthenticationMiddleware's lazy one.
-        seen["user"] = django_request.__dict__.get("user", "unset")
+        # DRF's own user (from the token), not AuthenticationMiddleware's lazy one.
+        user = django_request.__dict__.get("user", "unset")
+        seen["user"] = (type(user).__name__, getattr(user, "pk", None))
         return original(self, request)
 
     monkeypatch.setattr(apis, "todo_create", create)
     monkeypatch.setattr(apis.TodoListCreateApi, "post", post)
-    response = client.post("/api/todos/", {"title": "x"}, content_type="application/json")
+    response = client.post(
+        "/api/todos/",
+        {"title": "x"},
+        content_type="application/json",
+        **bearer(users.rows[ALICE_ID]),
+    )
     assert response.status_code == 202
-    assert seen == {"session": False, "user": None, "messages": False}
+    assert seen == {"session": False, "user": ("User", ALICE_ID), "messages": False}
     assert "Set-Cookie" not in response.headers
     assert "Cookie" not in response.headers.get("Vary", "")
 

@@ -70,9 +70,47 @@ def test_list_parameters_have_their_types_and_bounds(schema):
     assert params["completed"] == {"type": "boolean"}
     responses = schema["paths"]["/api/todos/"]["get"]["responses"]
     assert "Link" in responses["200"]["headers"]
-    assert set(responses) == {"200", "400", "404", "503"}
+    assert set(responses) == {"200", "400", "401", "404", "503"}
 
 
 def test_idempotency_key_has_its_bounds(schema):
     key = parameter(schema, "/api/todos/", "post", "Idempotency-Key")["schema"]
     assert key == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
+
+
+def test_a_bearer_scheme_guards_every_todos_and_commands_operation(schema):
+    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "An access token from `POST /api/auth/token/` (EdDSA-signed JWT, short-lived)."
+        ),
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            guarded = path.startswith(("/api/todos", "/api/commands"))
+            if guarded:
+                assert operation["security"] == [{"bearerAuth": []}], (path, method)
+                assert "401" in operation["responses"], (path, method)
+            else:  # open: no scheme, or the empty one ("no authentication")
+                assert operation.get("security", [{}]) == [{}], (path, method)
+
+
+def test_the_auth_endpoints_are_documented(schema):
+    assert set(schema["paths"]["/api/auth/register/"]["post"]["responses"]) == {
+        "201",
+        "400",
+        "403",
+    }
+    assert set(schema["paths"]["/api/auth/token/"]["post"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "429",
+    }
+    assert set(schema["paths"]["/api/auth/token/refresh/"]["post"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+    }
