@@ -1,11 +1,13 @@
-"""Fixtures for the write API's integration tests: HTTP client, database, command topic.
+"""Fixtures for the write API's integration tests: HTTP client, users, database, command topic.
 
 All of them sit on the session fixture `stack` (tests/integration/conftest.py), which runs
-an isolated stack and exports its addresses in `stack.env` and os.environ.
+an isolated stack and exports its addresses in `stack.env` and os.environ. `api` is signed in
+as `user`; `other_user` is a second user for the tests of who sees and changes what.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,20 +21,42 @@ from confluent_kafka import Consumer, TopicPartition
 
 from compose.launcher import IsolatedStack
 from tests.support.polling import wait_for
+from tests.support.users import TestUser, obtain_tokens, register_user
 
 COMMAND_TOPIC = "todos"
 
 
-class Api:
-    """A requests session bound to the write API's base URL."""
+# Access tokens live 15 minutes; a client signs in again after this many seconds.
+TOKEN_RENEW_AFTER_S = 10 * 60
 
-    def __init__(self, base_url: str) -> None:
+
+class Api:
+    """A requests session bound to the write API's base URL, signed in as `user` if given."""
+
+    def __init__(self, base_url: str, user: TestUser | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
+        self.user = user
+        self._access = user.access if user else None
+        self._signed_in_at = time.monotonic()
+
+    def as_user(self, user: TestUser) -> Api:
+        """Another client of the same API, signed in as `user`."""
+        return Api(self.base_url, user)
+
+    def _authorization(self) -> dict[str, str]:
+        if self.user is None:
+            return {}
+        if time.monotonic() - self._signed_in_at > TOKEN_RENEW_AFTER_S:
+            self._access, _ = obtain_tokens(self.base_url, self.user.username, self.user.password)
+            self._signed_in_at = time.monotonic()
+        return {"Authorization": f"Bearer {self._access}"}
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
         kwargs.setdefault("allow_redirects", False)
+        # A test's own headers win; {"Authorization": None} sends none.
+        kwargs["headers"] = {**self._authorization(), **(kwargs.get("headers") or {})}
         return self.session.request(method, self.base_url + path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -150,11 +174,35 @@ def stack_env(stack: IsolatedStack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def api(stack_env: dict[str, str]) -> Api:
-    """The write API of the test stack, once its health check passes."""
+def anonymous(stack_env: dict[str, str]) -> Api:
+    """The write API of the test stack without a token, once its health check passes."""
     client = Api(stack_env["CUD_API_URL"])
     wait_for(lambda: client.get("/health/").status_code == 200, timeout=60, message="cud_api up")
     return client
+
+
+@pytest.fixture(scope="session")
+def user(anonymous: Api) -> TestUser:
+    """The user the `api` fixture is signed in as."""
+    return register_user(anonymous.base_url)
+
+
+@pytest.fixture(scope="session")
+def other_user(anonymous: Api) -> TestUser:
+    """A second user, who must never see or change `user`'s todos."""
+    return register_user(anonymous.base_url)
+
+
+@pytest.fixture(scope="session")
+def api(anonymous: Api, user: TestUser) -> Api:
+    """The write API of the test stack, signed in as `user`."""
+    return anonymous.as_user(user)
+
+
+@pytest.fixture(scope="session")
+def other_api(anonymous: Api, other_user: TestUser) -> Api:
+    """The write API of the test stack, signed in as `other_user`."""
+    return anonymous.as_user(other_user)
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,14 @@ from tests.integration.cud_api.conftest import sequence_last_value
 
 
 @pytest.fixture
-def stored(pg):
-    """Three todos inserted directly, as the command agent would have (no worker needed)."""
+def stored(pg, user):
+    """Three of `user`'s todos inserted directly, as the command agent would have."""
     rows = pg.execute(
-        "INSERT INTO todos (title, description, completed) VALUES "
-        "('read one', 'first', false), ('read two', '', true), ('read three', 'x', false) "
-        "RETURNING id"
+        "INSERT INTO todos (title, description, completed, owner_id) VALUES "
+        "('read one', 'first', false, %(owner)s), ('read two', '', true, %(owner)s),"
+        " ('read three', 'x', false, %(owner)s) "
+        "RETURNING id",
+        {"owner": user.user_id},
     ).fetchall()
     ids = [row[0] for row in rows]
     yield ids
@@ -144,12 +146,12 @@ def test_unknown_command_is_pending(api):
 @pytest.mark.parametrize(
     ("status", "reason"), [("applied", None), ("rejected", "todo 5 does not exist")]
 )
-def test_recorded_command_outcome_is_reported(api, pg, status, reason):
+def test_recorded_command_outcome_is_reported(api, pg, user, status, reason):
     command_id = uuid.uuid4()
     pg.execute(
-        "INSERT INTO todo_commands (command_id, todo_id, operation, status, reason) "
-        "VALUES (%s, 5, 'update', %s, %s)",
-        [command_id, status, reason],
+        "INSERT INTO todo_commands (command_id, todo_id, operation, status, reason, owner_id) "
+        "VALUES (%s, 5, 'update', %s, %s, %s)",
+        [command_id, status, reason, user.user_id],
     )
     try:
         response = api.get(f"/commands/{command_id}")

@@ -49,7 +49,9 @@ def csrf_token(html):
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
-def test_admin_edit_bumps_version_and_updated_at(api, pg, stack_env):
+def test_admin_edit_bumps_version_and_updated_at_and_can_change_the_owner(
+    api, pg, stack_env, user, other_user
+):
     import os
     import subprocess
     import sys
@@ -70,7 +72,8 @@ def test_admin_edit_bumps_version_and_updated_at(api, pg, stack_env):
         capture_output=True,
     )
     todo_id, before = pg.execute(
-        "INSERT INTO todos (title) VALUES ('admin me') RETURNING id, updated_at"
+        "INSERT INTO todos (title, owner_id) VALUES ('admin me', %s) RETURNING id, updated_at",
+        [user.user_id],
     ).fetchone()
     try:
         browser = requests.Session()
@@ -89,10 +92,12 @@ def test_admin_edit_bumps_version_and_updated_at(api, pg, stack_env):
         assert done.status_code == 302, done.text[:500]
         change = browser.get(f"{base}/admin/todos/todo/{todo_id}/change/")
         assert change.status_code == 200
+        assert user.username in change.text  # the owner is shown
         saved = browser.post(
             f"{base}/admin/todos/todo/{todo_id}/change/",
             data={
                 "csrfmiddlewaretoken": csrf_token(change.text),
+                "owner": str(user.user_id),
                 "title": "admin edited",
                 "description": "",
                 "completed": "on",
@@ -106,6 +111,26 @@ def test_admin_edit_bumps_version_and_updated_at(api, pg, stack_env):
         ).fetchone()
         assert (title, completed, version) == ("admin edited", True, 2)
         assert after > before
+        # Staff may hand a todo to another user; the list filters by owner.
+        change = browser.get(f"{base}/admin/todos/todo/{todo_id}/change/")
+        moved = browser.post(
+            f"{base}/admin/todos/todo/{todo_id}/change/",
+            data={
+                "csrfmiddlewaretoken": csrf_token(change.text),
+                "owner": str(other_user.user_id),
+                "title": "admin edited",
+                "description": "",
+                "completed": "on",
+                "_save": "Save",
+            },
+            allow_redirects=False,
+        )
+        assert moved.status_code == 302, moved.text[:500]
+        assert pg.execute(
+            "SELECT owner_id, version FROM todos WHERE id = %s", [todo_id]
+        ).fetchone() == (other_user.user_id, 3)
+        listed = browser.get(f"{base}/admin/todos/todo/?owner__id__exact={other_user.user_id}")
+        assert listed.status_code == 200 and "admin edited" in listed.text
     finally:
         pg.execute("DELETE FROM todos WHERE id = %s", [todo_id])
         pg.execute(

@@ -27,7 +27,7 @@ def assert_accepted(response, operation):
     return body["data"]["id"], command_id
 
 
-def assert_command(record, *, todo_id, command_id, operation, data, partitions):
+def assert_command(record, *, todo_id, command_id, operation, data, partitions, owner_id):
     assert record.key == str(todo_id).encode()
     assert record.partition == java_partition(record.key, partitions)
     value = dict(record.value)
@@ -38,6 +38,7 @@ def assert_command(record, *, todo_id, command_id, operation, data, partitions):
         "command_id": command_id,
         "id": todo_id,
         "operation": operation,
+        "owner_id": owner_id,
         "data": data,
     }
 
@@ -46,7 +47,7 @@ def create(api, **fields):
     return assert_accepted(api.post("/api/todos/", json={"title": "t", **fields}), "create")
 
 
-def test_create_emits_a_create_command_keyed_by_the_new_id(api, commands, pg):
+def test_create_emits_a_create_command_keyed_by_the_new_id(api, commands, pg, user):
     body = {"title": "Learn Kafka", "description": "Study event-driven architecture"}
     response = api.post("/api/todos/", json=body)
     todo_id, command_id = assert_accepted(response, "create")
@@ -60,6 +61,7 @@ def test_create_emits_a_create_command_keyed_by_the_new_id(api, commands, pg):
         operation="create",
         data={**body, "completed": False},
         partitions=commands.partitions,
+        owner_id=user.user_id,
     )
 
 
@@ -80,7 +82,7 @@ def test_each_create_gets_a_new_id_from_the_sequence(api, pg):
     assert max(ids) <= sequence_last_value(pg)
 
 
-def test_put_emits_an_update_with_every_field(api, commands):
+def test_put_emits_an_update_with_every_field(api, commands, user):
     todo_id, _ = create(api)
     response = api.put(f"/api/todos/{todo_id}/", json={"title": "Renamed", "completed": True})
     _, command_id = assert_accepted(response, "update")
@@ -91,6 +93,7 @@ def test_put_emits_an_update_with_every_field(api, commands):
         operation="update",
         data={"title": "Renamed", "description": "", "completed": True},
         partitions=commands.partitions,
+        owner_id=user.user_id,
     )
 
 
@@ -104,7 +107,7 @@ def test_patch_emits_an_update_with_only_the_fields_sent(api, commands):
     assert record.value["data"] == {"completed": True}
 
 
-def test_delete_emits_a_delete_with_empty_data(api, commands):
+def test_delete_emits_a_delete_with_empty_data(api, commands, user):
     todo_id, _ = create(api)
     _, command_id = assert_accepted(api.delete(f"/api/todos/{todo_id}/"), "delete")
     assert_command(
@@ -114,6 +117,7 @@ def test_delete_emits_a_delete_with_empty_data(api, commands):
         operation="delete",
         data={},
         partitions=commands.partitions,
+        owner_id=user.user_id,
     )
 
 
