@@ -142,10 +142,13 @@ def test_a_deactivated_or_deleted_user_is_refused(anonymous, pg):
     # Each worker remembers a user row for a few seconds (CUD_API_USER_CACHE_SECONDS).
     def refused(person, reason):
         response = anonymous.get("/api/todos/", headers=person.headers())
-        return response.status_code == 401 and reason in response.json()["message"] and response
+        # A list, not the response: a 401 Response is falsy.
+        return [response] if reason in response.json()["message"] else None
 
-    assert_401(wait_for(lambda: refused(deactivated, "inactive"), timeout=20), "inactive")
-    assert_401(wait_for(lambda: refused(deleted, "not found"), timeout=20), "not found")
+    (inactive,) = wait_for(lambda: refused(deactivated, "User is inactive"), timeout=20)
+    assert_401(inactive, "User is inactive")
+    (gone,) = wait_for(lambda: refused(deleted, "User not found"), timeout=20)
+    assert_401(gone, "User not found")
     # Neither can sign in or refresh any more.
     for person in (deactivated, deleted):
         sign_in = requests.post(
