@@ -6,11 +6,14 @@ random ones. It checks that nothing answers 5xx, that valid requests are accepte
 ones refused, and that every status, body and header is the one documented. Settings in
 openapi_contract.toml (seeded, a few hundred requests).
 
-Its PUT, PATCH and DELETE requests are real: they may change todos other tests created.
+Its PUT, PATCH and DELETE requests are real: they may change todos the test user created.
+It signs in as the `api` fixture's user (the bearer scheme in openapi_contract.toml), and its
+sign-up and sign-in requests are real too: they make users and count failed sign-ins.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,12 +54,20 @@ def test_write_api_keeps_its_openapi_contract(api: Api, tmp_path: Path) -> None:
         "--no-color",
     ]
     # cwd: schemathesis keeps a cache directory where it runs.
+    assert api.user is not None
+    env = {**os.environ, "TODO_EDA_TEST_TOKEN": api.user.access}
     run = subprocess.run(
-        command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, cwd=tmp_path
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+        cwd=tmp_path,
+        env=env,
     )
     report = run.stdout + run.stderr
     print(report[report.find("SUMMARY") :])  # shown with -s or -rP: cases generated, seed
     assert run.returncode == 0, report
     # The run reached every operation and sent requests (not an empty or refused document).
-    assert "8 selected / 8 total" in report, report
+    assert "11 selected / 11 total" in report, report
     assert "passed" in report and "No issues found" in report, report
