@@ -46,7 +46,14 @@ def test_concurrent_requests_with_one_key_emit_one_command(api, commands):
     assert len(commands.for_todo(todo_id)) == 1
 
 
-def test_an_unanswered_key_emits_the_same_command_again_and_makes_no_second_todo(api, commands, pg):
+def stored_key(user, key):
+    """The key as the idempotency table holds it: scoped to the user who sent it."""
+    return f"{user.user_id}:{key}"
+
+
+def test_an_unanswered_key_emits_the_same_command_again_and_makes_no_second_todo(
+    api, commands, pg, user
+):
     key = f"unanswered-{uuid.uuid4()}"
     # A title no other test uses: counting todos by it finds a second todo under a new id.
     body = {"title": f"answer lost {key}", "description": "after Kafka acked"}
@@ -56,7 +63,9 @@ def test_an_unanswered_key_emits_the_same_command_again_and_makes_no_second_todo
     emitted = commands.wait_for_command(command_id)
     allocated = sequence_last_value(pg)
     # What a failure between Kafka's ack and storing the answer leaves: a promise unanswered.
-    pg.execute("UPDATE idempotency_keys SET status_code = NULL WHERE key = %s", [key])
+    pg.execute(
+        "UPDATE idempotency_keys SET status_code = NULL WHERE key = %s", [stored_key(user, key)]
+    )
 
     retry = api.post("/api/todos/", json=body, headers={"Idempotency-Key": key})
     assert retry.status_code == 202
@@ -116,12 +125,12 @@ def test_invalid_request_does_not_use_up_the_key(api):
     assert "Idempotent-Replayed" not in good.headers
 
 
-def test_key_older_than_24_hours_is_forgotten(api, pg):
+def test_key_older_than_24_hours_is_forgotten(api, pg, user):
     key = f"old-{uuid.uuid4()}"
     first = api.post("/api/todos/", json={"title": "old"}, headers={"Idempotency-Key": key})
     pg.execute(
         "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = %s",
-        [key],
+        [stored_key(user, key)],
     )
     second = api.post("/api/todos/", json={"title": "old"}, headers={"Idempotency-Key": key})
     assert second.status_code == 202
