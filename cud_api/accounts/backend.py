@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 _RELOAD_INTERVAL_SECONDS = 1.0
 # Claims a token must carry; simplejwt adds `jti` and `token_type` and checks them itself.
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", auth.USER_ID_CLAIM]
+# A token verified once is trusted for this long (never past its `exp`) without verifying its
+# signature again: a client sends the same token with every request, and the Ed25519 check is
+# most of authentication's cost. Bounded, so a flood of distinct tokens cannot grow it.
+_VERIFIED_TTL_SECONDS = 60.0
+_VERIFIED_MAX_ENTRIES = 10_000
 
 
 class KidTokenBackend(TokenBackend):
@@ -44,6 +49,8 @@ class KidTokenBackend(TokenBackend):
         self._signing: tuple[str, Ed25519PrivateKey] | None = None
         self._verifying: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = float("-inf")
+        # token -> (its claims, monotonic time until which they are trusted)
+        self._verified: dict[bytes, tuple[dict[str, Any], float]] = {}
 
     def check(self) -> None:
         """Load both folders now; raise KeyFolderError if either cannot be used."""
@@ -102,6 +109,23 @@ class KidTokenBackend(TokenBackend):
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         """Verify a token (EdDSA only, key by kid, issuer, expiry) and return its claims."""
+        if not verify:
+            return self._decode(token, verify=False)
+        raw = token.encode() if isinstance(token, str) else bytes(token)
+        now = time.monotonic()
+        hit = self._verified.get(raw)
+        if hit is not None and hit[1] > now:
+            claims = hit[0]
+            if claims["exp"] <= time.time() - self.get_leeway().total_seconds():
+                raise TokenBackendExpiredToken("Token is expired")
+            return dict(claims)
+        claims = self._decode(raw, verify=True)
+        if len(self._verified) >= _VERIFIED_MAX_ENTRIES:
+            self._verified = {}
+        self._verified[raw] = (dict(claims), now + _VERIFIED_TTL_SECONDS)
+        return claims
+
+    def _decode(self, token: Any, *, verify: bool) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except InvalidTokenError as exc:

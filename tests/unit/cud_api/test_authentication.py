@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.test import Client
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
 
 from contracts import auth
 from cud_api.accounts.backend import KidTokenBackend
@@ -199,3 +200,31 @@ def test_check_fails_without_keys(tmp_path):
         backend.check()
     with pytest.raises(KeyFolderError):
         KidTokenBackend(signing_dir=None, verifying_dir=None).check()
+
+
+def test_a_verified_token_is_not_verified_again_until_it_expires(tmp_path, monkeypatch):
+    from cud_api.accounts import backend as backend_module
+
+    signing, verifying = tmp_path / "signing", tmp_path / "verifying"
+    auth.generate_key(signing, verifying)
+    backend = KidTokenBackend(signing_dir=signing, verifying_dir=verifying)
+    now = int(time.time())
+    token = backend.encode(claims(iat=now, exp=now + 30))
+    verified = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(
+        backend_module.jwt, "decode", lambda *a, **k: verified.append(1) or real_decode(*a, **k)
+    )
+    first = backend.decode(token)
+    first["user_id"] = "tampered"  # the caller's copy: the remembered claims stay as signed
+    assert backend.decode(token)["user_id"] == str(ALICE_ID)
+    assert len(verified) == 1
+    # One character off is another token: verified (and refused) on its own.
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(TokenBackendError):
+        backend.decode(forged)
+    assert len(verified) == 2
+    # Past its exp, the remembered token is refused like any expired one.
+    monkeypatch.setattr(backend_module.time, "time", lambda: now + 31)
+    with pytest.raises(TokenBackendExpiredToken):
+        backend.decode(token)
