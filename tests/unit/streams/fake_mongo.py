@@ -49,3 +49,22 @@ class FakeCollection:
         self.finds += 1
         held = self.database.collections.get(self.name, {}).get(query["_id"])
         return copy.deepcopy(held)
+
+
+class DatabaseView:
+    """One worker's handle on a FakeDatabase: its own FakeCollection per name (own counts)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self.database = database
+        self._collections: dict[str, FakeCollection] = {}
+
+    def __getitem__(self, name: str) -> FakeCollection:
+        if name not in self._collections:
+            self._collections[name] = FakeCollection(self.database, name)
+        return self._collections[name]
+
+    async def list_collection_names(self) -> list[str]:
+        return list(self.database.collections)
+
+    async def drop_collection(self, name: str) -> None:
+        self.database.collections.pop(name, None)

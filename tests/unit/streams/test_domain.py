@@ -269,3 +269,46 @@ def test_a_batch_that_holds_nothing_newer_moves_nothing():
 def test_a_batch_ending_in_a_delete_folds_to_a_tombstone():
     moved = fold_changes(lambda todo_id: None, [_event("c", lsn=1000), _event("d", lsn=3000)])
     assert moved[42].todo is None and moved[42].position.lsn == 3000
+
+
+def _moved(lsn, owner, before=None):
+    body = change("u", lsn=lsn, after=row(owner_id=owner), before=before and row(owner_id=before))
+    return decode_change(b"42", body)
+
+
+def test_a_change_of_owner_names_the_old_owner_from_the_table_or_the_before_row():
+    held = project_change(None, _event("c", lsn=1000))
+    assert held is not None and held.owner_id == OWNER and held.former_owners == frozenset()
+    # the table's own view knows the old owner, even without a `before` row
+    moved = project_change(held, _moved(2000, OTHER))
+    assert moved is not None and (moved.owner_id, moved.former_owners) == (OTHER, {OWNER})
+    # and so does Debezium's `before` when the table knows nothing
+    moved = project_change(None, _moved(2000, OTHER, before=OWNER))
+    assert moved is not None and moved.former_owners == {OWNER}
+    # same owner: nothing to leave
+    same = project_change(held, _moved(2000, OWNER, before=OWNER))
+    assert same is not None and same.former_owners == frozenset()
+
+
+def test_a_delete_leaves_its_owners_list():
+    held = project_change(None, _event("c", lsn=1000))
+    deleted = project_change(held, _event("d", lsn=3000))
+    assert deleted is not None and deleted.owner_id is None
+    assert deleted.former_owners == {OWNER}
+
+
+def test_a_batch_folds_every_owner_the_todo_passed_through_into_its_former_owners():
+    third = OTHER + 1
+    events = [_moved(2000, OTHER, before=OWNER), _moved(3000, third, before=OTHER)]
+    moved = fold_changes(lambda todo_id: None, events)
+    assert (moved[42].owner_id, moved[42].former_owners) == (third, {OWNER, OTHER})
+    back = fold_changes(lambda todo_id: None, [*events, _moved(4000, OWNER, before=third)])
+    assert (back[42].owner_id, back[42].former_owners) == (OWNER, {OTHER, third})
+
+
+def test_a_row_captured_before_owners_existed_belongs_to_nobody():
+    ownerless = project_change(None, _event("r", lsn=500, owner_id=None))
+    assert ownerless is not None and ownerless.todo is not None
+    assert ownerless.owner_id is None and ownerless.former_owners == frozenset()
+    owned = project_change(ownerless, _moved(1000, OWNER, before=None))
+    assert owned is not None and (owned.owner_id, owned.former_owners) == (OWNER, frozenset())
