@@ -2,8 +2,9 @@
 
 Earlier layouts (contracts.stores.SUPERSEDED_READ_MODEL_COLLECTIONS): issue 11's bucket
 pages without owners, and the first per-todo collection. The Faust table holds every todo's
-newest projection (tombstones included) with its owner, so it, not the old collections, is
-the source. Writing is the CDC agent's own guarded merge, so running it again after a crash
+newest projection with its owner, so it, not the old collections, is the source (its
+tombstones and ownerless rows list nothing: the CDC agent's own deletes still write theirs,
+which is what guards against a replay while MongoDB is ahead of the table). Writing is the CDC agent's own guarded merge, so running it again after a crash
 midway (the old collections are still there) changes nothing twice.
 """
 
@@ -39,5 +40,5 @@ async def migrate_legacy_layout(
         moved += len(chunk)
     # Only once every projection is written: a crash before leaves them, so it runs again.
     await model.drop_collections(superseded)
-    log.info("read model migrated: %d todos (tombstones included) written to pages", moved)
+    log.info("read model migrated: %d projections of the table merged into pages", moved)
     return moved
