@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-# The read model (docs/decisions/read-model-pages.md): todos grouped into fixed id buckets,
-# one document per bucket, found by `_id` equality (the one filter FerretDB 1.24 pushes down
-# and serves from an index), plus a directory of the buckets that exist.
-#: Collection of bucket documents: `_id` is the bucket number, the live todos inside in id order.
-READ_MODEL_PAGES = "todo_pages"
-#: Collection of the directory: one document per group of buckets, and one root listing groups.
-READ_MODEL_DIRECTORY = "todo_page_directory"
-#: The per-todo collection of the first layout; a worker that finds it migrates and drops it.
+# The read model (docs/decisions/read-model-pages.md, read-model-owners.md): each owner's
+# todos grouped into fixed id buckets, one document per (owner, bucket), found by `_id`
+# equality (the one filter FerretDB 1.24 pushes down and serves from an index), plus a
+# directory per owner of the buckets that exist.
+#: Collection of bucket documents: `_id` is `bucket_key(owner, bucket)`, the live todos inside.
+READ_MODEL_PAGES = "todo_owner_pages"
+#: Collection of the directories: per owner one root listing groups, one document per group.
+READ_MODEL_DIRECTORY = "todo_owner_directory"
+
+# Earlier layouts: a worker that finds any of them rebuilds the read model from its table,
+# then drops them.
+#: Issue 11's bucket documents and directory (all todos, no owner).
+UNOWNED_READ_MODEL_PAGES = "todo_pages"
+UNOWNED_READ_MODEL_DIRECTORY = "todo_page_directory"
+#: The per-todo collection of the first layout.
 LEGACY_READ_MODEL_COLLECTION = "todos"
+SUPERSEDED_READ_MODEL_COLLECTIONS = (
+    UNOWNED_READ_MODEL_PAGES,
+    UNOWNED_READ_MODEL_DIRECTORY,
+    LEGACY_READ_MODEL_COLLECTION,
+)
 
 #: Ids per bucket: bucket `b` holds ids `b * BUCKET_SIZE` to `(b + 1) * BUCKET_SIZE - 1`.
 BUCKET_SIZE = 128
 #: Buckets per directory group: group `g` lists the existing buckets `g * GROUP_SIZE` onwards.
 GROUP_SIZE = 1024
-#: `_id` of the directory's root document (group documents have `_id` >= 0).
-DIRECTORY_ROOT_ID = -1
 
 
 def bucket_of(todo_id: int) -> int:
@@ -33,3 +43,19 @@ def group_of(bucket: int) -> int:
 def bucket_last_id(bucket: int) -> int:
     """Return the highest todo id a bucket can hold."""
     return (bucket + 1) * BUCKET_SIZE - 1
+
+
+# Every `_id` is a string naming its owner first: one scalar, so a find stays an equality.
+def bucket_key(owner_id: int, bucket: int) -> str:
+    """Return the `_id` of an owner's bucket document."""
+    return f"{owner_id}:{bucket}"
+
+
+def directory_root_key(owner_id: int) -> str:
+    """Return the `_id` of an owner's directory root (it lists the owner's groups)."""
+    return f"{owner_id}:root"
+
+
+def directory_group_key(owner_id: int, group: int) -> str:
+    """Return the `_id` of an owner's directory group (it lists the group's buckets)."""
+    return f"{owner_id}:g{group}"

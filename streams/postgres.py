@@ -15,25 +15,29 @@ from streams.domain.commands import BatchPlan, plan_batch
 # One statement claims every command id of the batch; the ids it returns are the commands
 # never seen before, so a redelivered command (same id) is skipped: idempotency per command.
 CLAIM_COMMANDS = """
-INSERT INTO todo_commands (command_id, todo_id, operation, status, reason, applied_at)
-SELECT c.command_id, c.todo_id, c.operation, 'applied', NULL, now()
-FROM unnest(%s::uuid[], %s::bigint[], %s::text[]) AS c(command_id, todo_id, operation)
+INSERT INTO todo_commands
+    (command_id, todo_id, operation, owner_id, status, reason, applied_at)
+SELECT c.command_id, c.todo_id, c.operation, c.owner_id, 'applied', NULL, now()
+FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bigint[])
+    AS c(command_id, todo_id, operation, owner_id)
 ON CONFLICT (command_id) DO NOTHING
 RETURNING command_id
 """
 # Rows are locked so a concurrent writer (admin, psql) can't slip between read and write.
 LOCK_ROWS = """
-SELECT id, title, description, completed, created_at, updated_at, version
+SELECT id, title, description, completed, created_at, updated_at, version, owner_id
 FROM todos WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE
 """
+# An update never changes the owner (only the admin reassigns a todo), so it is not set.
 # One statement per kind of write and batch, each row's values in parallel arrays: the
 # statement count of a batch does not grow with its size (docs/decisions/command-batch-sql.md).
 INSERT_ROWS = """
-INSERT INTO todos (id, title, description, completed, created_at, updated_at, version)
-SELECT r.id, r.title, r.description, r.completed, r.created_at, r.updated_at, r.version
+INSERT INTO todos (id, title, description, completed, created_at, updated_at, version, owner_id)
+SELECT r.id, r.title, r.description, r.completed, r.created_at, r.updated_at, r.version,
+    r.owner_id
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::timestamptz[],
-    %s::timestamptz[], %s::bigint[])
-    AS r(id, title, description, completed, created_at, updated_at, version)
+    %s::timestamptz[], %s::bigint[], %s::bigint[])
+    AS r(id, title, description, completed, created_at, updated_at, version, owner_id)
 """
 UPDATE_ROWS = """
 UPDATE todos AS t SET title = r.title, description = r.description, completed = r.completed,
@@ -92,6 +96,7 @@ class CommandStore:
                     [c.command_id for c in commands],
                     [c.todo_id for c in commands],
                     [c.operation for c in commands],
+                    [c.owner_id for c in commands],
                 ),
             )
             # Every todo of the batch is locked, also those only a duplicate names: cheaper
@@ -108,7 +113,7 @@ class CommandStore:
 
 def _rows(records: Sequence[tuple[Any, ...]]) -> dict[int, Todo]:
     rows: dict[int, Todo] = {}
-    for id_, title, description, completed, created_at, updated_at, version in records:
+    for id_, title, description, completed, created_at, updated_at, version, owner in records:
         rows[int(id_)] = Todo(
             id=int(id_),
             title=str(title),
@@ -117,11 +122,13 @@ def _rows(records: Sequence[tuple[Any, ...]]) -> dict[int, Todo]:
             created_at=created_at,
             updated_at=updated_at,
             version=int(version or 0),
+            owner_id=None if owner is None else int(owner),
         )
     return rows
 
 
 def _columns(rows: Sequence[Todo]) -> tuple[list[Any], ...]:
+    """The columns both inserts and updates set, one array each."""
     return (
         [r.id for r in rows],
         [r.title for r in rows],
@@ -140,7 +147,8 @@ async def _write(cur: AsyncCursor[tuple[Any, ...]], plan: BatchPlan) -> None:
     if plan.updates:
         await cur.execute(UPDATE_ROWS, _columns(plan.updates))
     if plan.inserts:
-        await cur.execute(INSERT_ROWS, _columns(plan.inserts))
+        owners = [r.owner_id for r in plan.inserts]
+        await cur.execute(INSERT_ROWS, (*_columns(plan.inserts), owners))
     if plan.rejections:
         await cur.execute(
             REJECT_COMMANDS,

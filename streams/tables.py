@@ -66,9 +66,9 @@ def get_projection(todo_id: int) -> Projection | None:
     return None if state is None else Projection.from_state(state)
 
 
-# What `Todo.to_state` stores: the public fields plus the version (every version so far).
+# What `Todo.to_state` stores: the public fields plus the version and the owner.
 _PUBLIC_FIELDS = ("id", "title", "description", "completed", "created_at", "updated_at")
-_STORED_FIELDS = frozenset((*_PUBLIC_FIELDS, "version"))
+_STORED_FIELDS = frozenset((*_PUBLIC_FIELDS, "version", "owner_id"))
 _STORED_TIME_LENGTH = len("2026-01-01T00:00:00.000000Z")
 
 
@@ -101,11 +101,20 @@ def public_todo(state: Mapping[str, Any]) -> dict[str, Any] | None:
     return None if rebuilt is None else rebuilt.to_json()
 
 
-def get_public_todo(todo_id: int) -> dict[str, Any] | None:
-    """Return one todo of this worker's table in its public JSON shape, or None."""
+def get_public_todo(todo_id: int, owner_id: int) -> dict[str, Any] | None:
+    """Return one of `owner_id`'s todos of this worker's table in its public shape, or None.
+
+    None also when the todo belongs to another user, or to nobody yet (captured before
+    owners existed): the caller cannot tell those from a todo that does not exist.
+    """
     # The store itself: one lookup, where the table's `get` first asks whether the key exists.
     state = todos_table.data.get(todo_id)
-    return None if state is None else public_todo(state)
+    if state is None:
+        return None
+    todo = state.get("todo")
+    if todo is None or type(owner_id) is not int or todo.get("owner_id") != owner_id:
+        return None
+    return public_todo(state)
 
 
 def put_projection(todo_id: int, projection: Projection) -> None:

@@ -61,14 +61,22 @@ class ApiView(web.View):
         )
 
 
+def _caller_id(request: web.Request) -> int:
+    """Return the caller's user id (a stand-in: no caller is known until tokens are verified)."""
+    # Issue 12: helper `read` replaces this with the bearer token's verified user id.
+    raise NotFoundError()
+
+
 class TodoListView(ApiView):
     """`GET /api/todos/`: live todos from MongoDB's bucket pages, filtered, keyset-paginated."""
 
     async def get(self, request: web.Request) -> web.Response:
         """List todos; `Link: <...>; rel="next"` while buckets remain (a page may be short)."""
         query = parse_list_query(request.query.items())
+        owner_id = _caller_id(request)
         await connections.open()
         page = await connections.read_model.list_page(
+            owner_id=owner_id,
             completed=query.completed,
             after=query.after,
             limit=query.limit,
@@ -109,18 +117,18 @@ class TodoDetailView(ApiView):
         todo_id = parse_id(id)  # a malformed id is a 400 here, before it reaches the key codec
         parse_detail_query(request.query.items())
         if _owned_here(todo_id):
-            return self.answer(todo_id)
+            return self.answer(request, todo_id)
         return await self.routed(request)
 
     # Faust types the handler as taking a plain View; ours is a subclass of it.
     @app.table_route(table=todos_table, match_info="id")  # type: ignore[arg-type]
     async def routed(self, request: web.Request, **kwargs: Any) -> web.Response:
         """Forward to the key's owner (table_route), or answer here if that is this worker."""
-        return self.answer(parse_id(request.match_info["id"]))
+        return self.answer(request, parse_id(request.match_info["id"]))
 
-    def answer(self, todo_id: int) -> web.Response:
+    def answer(self, request: web.Request, todo_id: int) -> web.Response:
         """The todo as this worker's table holds it, or a 404."""
-        todo = get_public_todo(todo_id)
+        todo = get_public_todo(todo_id, _caller_id(request))
         if todo is None:
             raise NotFoundError()
         return self.json_bytes(todo)

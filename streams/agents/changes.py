@@ -1,12 +1,12 @@
 """CDC agent: `postgres.public.todos` -> MongoDB's bucket pages, then the `todos` table.
 
 Each batch is folded per todo to its newest change (the pure `fold_changes`), merged into
-the bucket documents of the todos that moved under per-todo position guards
+the owners' bucket documents of the todos that moved under per-todo position guards
 (`ReadModel.write`), then written to the table, and only then acknowledged. MongoDB first:
 if the worker dies in between, the replay finds the table still older and merges again, and
 the guards make that a no-op. A todo MongoDB refuses for good (a write error, not an outage)
 has its change events dead-lettered instead of holding its partition. On start, once the
-table is recovered, a read model still in the per-todo layout is rebuilt from the table.
+table is recovered, a read model still in an earlier layout is rebuilt from the table.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _table_projections() -> Iterator[tuple[int, Projection]]:
 
 @app.task
 async def migrate_read_model() -> None:
-    """Rebuild a per-todo read model as pages once the table is recovered (this worker's part)."""
+    """Rebuild an earlier layout's read model once the table is recovered (this worker's part)."""
     if project_changes not in app.agents.values():
         return  # only the worker that projects changes writes the read model
     await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]

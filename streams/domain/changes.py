@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.records import ChangeEvent, Position, Todo
@@ -19,6 +19,15 @@ class Projection:
 
     todo: Todo | None
     position: Position
+    # Owners whose lists the todo leaves with this projection (the old owner of a
+    # reassignment or a delete). Not stored in the table: only the write of this projection
+    # to the read model needs it; the next change reads the owner off `todo`.
+    former_owners: frozenset[int] = field(default=frozenset())
+
+    @property
+    def owner_id(self) -> int | None:
+        """Return whose list the todo is in: None once deleted or when captured without owner."""
+        return None if self.todo is None else self.todo.owner_id
 
     def to_state(self) -> dict[str, Any]:
         """Return the JSON-able form stored in the Faust table."""
@@ -38,10 +47,21 @@ class Projection:
 
 
 def project_change(current: Projection | None, change: ChangeEvent) -> Projection | None:
-    """Return the new projection, or None when the change is not newer than `current`."""
+    """Return the new projection, or None when the change is not newer than `current`.
+
+    Its `former_owners` are those of `current` plus the owner `current` and the change's
+    `before` name, but the new owner: every list the todo may still be in elsewhere.
+    """
     if current is not None and change.position <= current.position:
         return None
-    return Projection(todo=change.after, position=change.position)
+    former = set(current.former_owners) if current is not None else set()
+    if current is not None and current.owner_id is not None:
+        former.add(current.owner_id)
+    if change.before_owner_id is not None:
+        former.add(change.before_owner_id)
+    if change.after is not None and change.after.owner_id is not None:
+        former.discard(change.after.owner_id)
+    return Projection(todo=change.after, position=change.position, former_owners=frozenset(former))
 
 
 def fold_changes(
@@ -51,7 +71,8 @@ def fold_changes(
 
     `current(todo_id)` is the view held before the batch. Each todo ends at its newest
     change, whatever order the batch holds them in, and a change not newer than the view is
-    dropped, exactly as if the changes were projected one at a time.
+    dropped, exactly as if the changes were projected one at a time (so the owners a todo
+    had during the batch all end up in `former_owners`).
     """
     views: dict[int, Projection | None] = {}
     moved: dict[int, Projection] = {}

@@ -74,9 +74,11 @@ def apply_command(row: Todo | None, command: TodoCommand) -> Decision:
                 created_at=command.timestamp,
                 updated_at=command.timestamp,
                 version=1,
+                owner_id=command.owner_id,
             )
         )
-    if row is None:
+    # Another user's todo gets the same answer as a missing one: its id must not leak.
+    if row is None or row.owner_id != command.owner_id:
         return Reject(f"todo {command.todo_id} does not exist")
     if command.operation == "delete":
         return Remove(command.todo_id)

@@ -1,8 +1,9 @@
 """Bucket documents of the read model: their shape and the guarded merge.
 
-Pure: no I/O. A bucket document holds the live todos of one id bucket in the seed's public
-shape, in id order, and the newest position of every todo the bucket has seen (tombstones
-included), so a replayed or stale change can never move a todo backwards.
+Pure: no I/O. A bucket document holds one owner's live todos of one id bucket in the seed's
+public shape, in id order, and the newest position of every todo the bucket has seen
+(tombstones included, also of todos that moved to another owner), so a replayed or stale
+change can never move a todo backwards.
 """
 
 from __future__ import annotations
@@ -17,11 +18,26 @@ Document = dict[str, Any]
 PublicTodo = dict[str, Any]
 
 
-def by_bucket(projections: Mapping[int, Projection]) -> dict[int, dict[int, Projection]]:
-    """Group projections by the bucket of their todo id."""
-    grouped: dict[int, dict[int, Projection]] = {}
+# (owner id, bucket): which document an entry goes to.
+Place = tuple[int, int]
+
+
+def by_bucket(projections: Mapping[int, Projection]) -> dict[Place, dict[int, Projection]]:
+    """Group projections by (owner, bucket of their id): where each must be merged.
+
+    A todo is live in its owner's bucket (none: listed for nobody) and a tombstone at the
+    same position in the bucket of each former owner, which takes it out of that list.
+    """
+    grouped: dict[Place, dict[int, Projection]] = {}
     for todo_id, projection in projections.items():
-        grouped.setdefault(bucket_of(todo_id), {})[todo_id] = projection
+        bucket = bucket_of(todo_id)
+        owner = projection.owner_id
+        if owner is not None:
+            grouped.setdefault((owner, bucket), {})[todo_id] = projection
+        if projection.former_owners:
+            gone = Projection(todo=None, position=projection.position)
+            for former in projection.former_owners - {owner}:
+                grouped.setdefault((former, bucket), {})[todo_id] = gone
     return grouped
 
 

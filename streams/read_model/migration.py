@@ -1,8 +1,11 @@
-"""Upgrade from the per-todo layout: rebuild the pages from the table, then drop the old one.
+"""Upgrade from an earlier layout: rebuild the pages from the table, then drop the old ones.
 
-The Faust table holds every todo's newest projection (tombstones included), so it, not the
-legacy collection, is the source. Writing is the CDC agent's own guarded merge, so running
-it again after a crash midway (the legacy collection is still there) changes nothing twice.
+Earlier layouts (contracts.stores.SUPERSEDED_READ_MODEL_COLLECTIONS): issue 11's bucket
+pages without owners, and the first per-todo collection. The Faust table holds every todo's
+newest projection with its owner, so it, not the old collections, is the source (its
+tombstones and ownerless rows list nothing: the CDC agent's own deletes still write theirs,
+which is what guards against a replay while MongoDB is ahead of the table). Writing is the CDC agent's own guarded merge, so running it again after a crash
+midway (the old collections are still there) changes nothing twice.
 """
 
 from __future__ import annotations
@@ -25,15 +28,17 @@ Write = Callable[[Mapping[int, Projection]], Awaitable[object]]
 async def migrate_legacy_layout(
     model: ReadModel, projections: Iterable[tuple[int, Projection]], write: Write
 ) -> int | None:
-    """Rebuild the pages from `projections` if the legacy collection exists; return how many."""
-    if not await model.has_legacy_layout():
+    """Rebuild the pages from `projections` if an earlier layout exists; return how many."""
+    superseded = await model.superseded_collections()
+    if not superseded:
         return None
-    log.info("found the per-todo read model: rebuilding the pages from the table")
+    log.info("found the read model's earlier layout %s: rebuilding from the table", superseded)
     moved = 0
     remaining = iter(projections)
     while chunk := dict(islice(remaining, MIGRATION_CHUNK)):
         await write(chunk)
         moved += len(chunk)
-    await model.drop_legacy_layout()
-    log.info("read model migrated: %d todos (tombstones included) written to pages", moved)
+    # Only once every projection is written: a crash before leaves them, so it runs again.
+    await model.drop_collections(superseded)
+    log.info("read model migrated: %d projections of the table merged into pages", moved)
     return moved

@@ -34,7 +34,7 @@ class RenderedBucket:
     buffer of at least 4 KB that stays behind it, and a run of todos is then one slice.
     """
 
-    bucket: int
+    key: str  # the bucket document's `_id` (owner and bucket)
     version: int
     ids: array[int]
     completed: bytes  # 1 per completed todo, 0 otherwise
@@ -42,7 +42,7 @@ class RenderedBucket:
     ends: array[int]  # where each todo's JSON ends in `joined`
 
     @classmethod
-    def of(cls, bucket: int, document: Mapping[str, Any]) -> RenderedBucket:
+    def of(cls, key: str, document: Mapping[str, Any]) -> RenderedBucket:
         """Render a bucket document (`todos` in the public shape, version `_v`)."""
         todos = document["todos"]
         parts = [orjson.dumps(todo) for todo in todos]
@@ -52,7 +52,7 @@ class RenderedBucket:
             end += 1 + len(part)
             ends.append(end)
         return cls(
-            bucket=bucket,
+            key=key,
             version=int(document.get("_v", 0)),
             ids=array("q", (todo["id"] for todo in todos)),
             completed=bytes(todo["completed"] is True for todo in todos),
@@ -93,12 +93,12 @@ class PageCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[int, RenderedBucket] = OrderedDict()
+        self._entries: OrderedDict[str, RenderedBucket] = OrderedDict()
         self._bytes = 0
         # The version of every bucket this worker wrote last: a read that began before one
         # of its writes and answers after must not bring the older content back. Ints only,
         # one per bucket ever written, so they are kept even when the entry is evicted.
-        self._written: dict[int, int] = {}
+        self._written: dict[str, int] = {}
         self._epoch: int | None = None
 
     @property
@@ -124,23 +124,23 @@ class PageCache:
         self._entries.clear()
         self._bytes = 0
 
-    def get_many(self, buckets: Iterable[int]) -> dict[int, RenderedBucket]:
-        """Return the cached entries among `buckets`, marking them recently used."""
-        found: dict[int, RenderedBucket] = {}
-        for bucket in buckets:
-            entry = self._entries.get(bucket)
+    def get_many(self, keys: Iterable[str]) -> dict[str, RenderedBucket]:
+        """Return the cached entries among these bucket documents, marking them recently used."""
+        found: dict[str, RenderedBucket] = {}
+        for key in keys:
+            entry = self._entries.get(key)
             if entry is not None:
-                self._entries.move_to_end(bucket)
-                found[bucket] = entry
+                self._entries.move_to_end(key)
+                found[key] = entry
         return found
 
     def fill(self, entry: RenderedBucket, *, epoch: int) -> bool:
         """Keep what a page read from MongoDB, unless older than what this worker holds."""
         if self.capacity <= 0 or epoch != self._epoch:
             return False
-        if entry.version < self._written.get(entry.bucket, 0):
+        if entry.version < self._written.get(entry.key, 0):
             return False
-        held = self._entries.get(entry.bucket)
+        held = self._entries.get(entry.key)
         if held is not None and held.version >= entry.version:
             return False
         self._put(entry)
@@ -150,20 +150,20 @@ class PageCache:
         """Replace a bucket's entry with the content this worker has just written."""
         if self.capacity <= 0:
             return
-        bucket = int(document["_id"])
-        self._written[bucket] = int(document.get("_v", 0))
+        key = str(document["_id"])
+        self._written[key] = int(document.get("_v", 0))
         if self._epoch is None:
             return  # not serving: the next epoch starts empty anyway, so rendering is wasted
-        self._put(RenderedBucket.of(bucket, document))
+        self._put(RenderedBucket.of(key, document))
 
     def _put(self, entry: RenderedBucket) -> None:
-        old = self._entries.pop(entry.bucket, None)
+        old = self._entries.pop(entry.key, None)
         if old is not None:
             self._bytes -= old.size
         size = entry.size
         if size > self.capacity:
             return  # larger than the whole cache: served from MongoDB
-        self._entries[entry.bucket] = entry
+        self._entries[entry.key] = entry
         self._bytes += size
         while self._bytes > self.capacity:
             _, evicted = self._entries.popitem(last=False)

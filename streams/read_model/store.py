@@ -22,6 +22,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 Document = dict[str, Any]
+# Every `_id` is a string (contracts.stores: the owner first, then the bucket or group).
+Key = str
 # Given the current document (None: none yet), return the new content, or None: unchanged.
 Merge = Callable[[Document | None], Document | None]
 
@@ -51,9 +53,9 @@ class DocumentCache:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._documents: OrderedDict[int, Document] = OrderedDict()
+        self._documents: OrderedDict[Key, Document] = OrderedDict()
 
-    def get(self, key: int) -> Document | None:
+    def get(self, key: Key) -> Document | None:
         """Return the cached document, or None."""
         document = self._documents.get(key)
         if document is not None:
@@ -67,13 +69,13 @@ class DocumentCache:
         while len(self._documents) > self._size:
             self._documents.popitem(last=False)
 
-    def forget(self, key: int) -> None:
+    def forget(self, key: Key) -> None:
         """Drop a document that may be stale."""
         self._documents.pop(key, None)
 
 
 class VersionedDocuments:
-    """One collection of `{_id: int, ..., _v: version, _w: write token}` documents."""
+    """One collection of `{_id: str, ..., _v: version, _w: write token}` documents."""
 
     def __init__(
         self,
@@ -89,20 +91,20 @@ class VersionedDocuments:
         self._tokens = itertools.count(1)
         self._writer = uuid.uuid4().hex[:12]
 
-    async def read(self, keys: Iterable[int]) -> dict[int, Document | None]:
+    async def read(self, keys: Iterable[Key]) -> dict[Key, Document | None]:
         """Read documents by `_id`, a few at a time concurrently (None: no such document)."""
         keys = list(keys)
         slots = asyncio.Semaphore(READ_CONCURRENCY)
         collection = self._collection()
 
-        async def one(key: int) -> Document | None:
+        async def one(key: Key) -> Document | None:
             async with slots:
                 return await collection.find_one({"_id": key}, max_time_ms=READ_TIMEOUT_MS)
 
         found = await asyncio.gather(*(one(key) for key in keys))
         return dict(zip(keys, found, strict=True))
 
-    async def merge(self, merges: Mapping[int, Merge]) -> int:
+    async def merge(self, merges: Mapping[Key, Merge]) -> int:
         """Apply each merge to its document until written or unchanged; return how many written.
 
         Starts from the cached document when there is one, else reads it. A lost race (a
@@ -111,7 +113,7 @@ class VersionedDocuments:
         """
         pending = dict(merges)
         written = 0
-        known: dict[int, Document | None] = {}
+        known: dict[Key, Document | None] = {}
         for key in pending:
             cached = self._cache.get(key)
             if cached is not None:
@@ -154,7 +156,7 @@ class VersionedDocuments:
             known = {key: value for key, value in lost.items() if value is not None}
         return written
 
-    async def _insert(self, documents: list[Document]) -> dict[int, Document | None]:
+    async def _insert(self, documents: list[Document]) -> dict[Key, Document | None]:
         """Insert new documents; return those another writer created first."""
         if not documents:
             return {}
@@ -165,9 +167,9 @@ class VersionedDocuments:
         _raise_unless_only_duplicates(reply)
         return {documents[int(e["index"])]["_id"]: None for e in reply.get("writeErrors") or []}
 
-    async def _replace(self, replaces: list[tuple[Document, int]]) -> dict[int, Document | None]:
+    async def _replace(self, replaces: list[tuple[Document, int]]) -> dict[Key, Document | None]:
         """Replace documents still at their expected version; return those that moved on."""
-        lost: dict[int, Document | None] = {}
+        lost: dict[Key, Document | None] = {}
         collection = self._collection()
         for start in range(0, len(replaces), UPDATE_CHUNK):
             chunk = replaces[start : start + UPDATE_CHUNK]

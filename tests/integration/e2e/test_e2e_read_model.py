@@ -12,16 +12,25 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.records import Position, Todo
-from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES
+from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key
 from streams.domain import Projection
 from streams.read_model import ReadModel
 from streams.read_model.store import UPDATE_CHUNK
 from tests.integration.conftest import needs
 
+OWNER = 7
+
 
 def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
-    todo = None if title is None else Todo(todo_id, title, completed=done, version=1)
-    return Projection(todo=todo, position=Position(lsn=lsn, streamed=True, version=1))
+    """A todo of OWNER; title None: its delete."""
+    position = Position(lsn=lsn, streamed=True, version=1)
+    if title is None:
+        return Projection(todo=None, position=position, former_owners=frozenset({OWNER}))
+    return Projection(Todo(todo_id, title, completed=done, version=1, owner_id=OWNER), position)
+
+
+def _key(n: int) -> str:
+    return bucket_key(OWNER, n)
 
 
 @pytest.fixture
@@ -44,11 +53,13 @@ async def read_model(database: str) -> AsyncIterator[ReadModel]:
     await model.close()
 
 
-async def _walk(model: ReadModel, limit: int, completed: bool | None = None) -> list[int]:
+async def _walk(
+    model: ReadModel, limit: int, completed: bool | None = None, owner: int = OWNER
+) -> list[int]:
     ids: list[int] = []
     after: int | None = None
     while True:
-        page = await model.list_page(completed=completed, after=after, limit=limit)
+        page = await model.list_page(owner_id=owner, completed=completed, after=after, limit=limit)
         ids.extend(t["id"] for t in page.todos)
         if page.next_after is None:
             return ids
@@ -58,29 +69,29 @@ async def _walk(model: ReadModel, limit: int, completed: bool | None = None) -> 
 async def test_the_servers_write_semantics_the_store_relies_on(read_model):
     # Unordered inserts go on past duplicate keys and report each at its own index.
     pages = read_model.database[READ_MODEL_PAGES]
-    await pages.insert_many([{"_id": 4, "_v": 1}, {"_id": 5, "_v": 1}])
+    await pages.insert_many([{"_id": _key(4), "_v": 1}, {"_id": _key(5), "_v": 1}])
     reply = await read_model.database.command(
         "insert",
         READ_MODEL_PAGES,
-        documents=[{"_id": i, "_v": 1} for i in (3, 4, 6, 5, 7)],
+        documents=[{"_id": _key(i), "_v": 1} for i in (3, 4, 6, 5, 7)],
         ordered=False,
     )
     assert [(e["index"], e["code"]) for e in reply["writeErrors"]] == [(1, 11000), (3, 11000)]
     # A compare-and-set replace matches only the expected version, and `n` counts matches.
     updates = [
-        {"q": {"_id": i, "_v": v}, "u": {"_id": i, "_v": v + 1, "x": i}}
+        {"q": {"_id": _key(i), "_v": v}, "u": {"_id": _key(i), "_v": v + 1, "x": i}}
         for i, v in ((3, 1), (4, 7), (5, 1), (6, 0))
     ]
     reply = await read_model.database.command(
         "update", READ_MODEL_PAGES, updates=updates, ordered=False
     )
     assert not reply.get("writeErrors") and reply["n"] == 2
-    assert await pages.find_one({"_id": 4}) == {"_id": 4, "_v": 1}
-    assert await pages.find_one({"_id": 5}) == {"_id": 5, "_v": 2, "x": 5}
+    assert await pages.find_one({"_id": _key(4)}) == {"_id": _key(4), "_v": 1}
+    assert await pages.find_one({"_id": _key(5)}) == {"_id": _key(5), "_v": 2, "x": 5}
     # A full chunk of CAS replaces answers.
-    await pages.insert_many([{"_id": 100 + i, "_v": 1} for i in range(UPDATE_CHUNK)])
+    await pages.insert_many([{"_id": _key(100 + i), "_v": 1} for i in range(UPDATE_CHUNK)])
     chunk = [
-        {"q": {"_id": 100 + i, "_v": 1}, "u": {"_id": 100 + i, "_v": 2}}
+        {"q": {"_id": _key(100 + i), "_v": 1}, "u": {"_id": _key(100 + i), "_v": 2}}
         for i in range(UPDATE_CHUNK)
     ]
     reply = await asyncio.wait_for(
@@ -94,9 +105,10 @@ async def test_pages_list_live_todos_in_id_order_across_buckets_and_filter_compl
     await read_model.write({i: _projection(i, 10, f"#{i}", done=i % 2 == 0) for i in ids})
     await read_model.write({128: _projection(128, 20, None), 2: _projection(2, 5, "stale")})
     live = [i for i in ids if i != 128]
-    page = await read_model.list_page(completed=None, after=None, limit=100)
+    page = await read_model.list_page(owner_id=OWNER, completed=None, after=None, limit=100)
     assert [t["id"] for t in page.todos] == live and page.next_after is None
     assert page.todos[1] == Todo(2, "#2", completed=True, version=1).to_json()
+    assert await _walk(read_model, 100, owner=OWNER + 1) == []
     assert await _walk(read_model, 1) == live
     assert await _walk(read_model, 3, completed=True) == [i for i in live if i % 2 == 0]
     assert await _walk(read_model, 3, completed=False) == [i for i in live if i % 2 == 1]
@@ -136,7 +148,7 @@ async def test_a_worker_with_a_stale_cache_loses_the_compare_and_set_and_merges_
         assert await _walk(other, 100) == expected
     finally:
         await other.close()
-    page = await read_model.list_page(completed=None, after=None, limit=3)
+    page = await read_model.list_page(owner_id=OWNER, completed=None, after=None, limit=3)
     assert [t["title"] for t in page.todos] == ["v3", "v4", "v5"]
 
 

@@ -2,7 +2,11 @@
 
 Each batch is applied by `CommandStore.apply_batch` as the agent does; the tests read back
 `todos` and `todo_commands` and check what each command did: order within the batch,
-rejections recorded, redeliveries skipped by command id, poison rolled back whole, row locks.
+rejections recorded, redeliveries skipped by command id, poison rolled back whole, row locks,
+and a command of another user than the row's owner refused like a missing row.
+
+The owner columns come with the write API's migration; until it is on this branch the
+`owners` fixture adds them (nullable, no foreign key) when they are missing.
 """
 
 from __future__ import annotations
@@ -34,12 +38,20 @@ def new_id() -> int:
     return next(_ids)
 
 
-def cmd(todo_id: int, operation: Operation, seconds: int = 0, **data: Any) -> TodoCommand:
+# The two users of these tests (ids set by the `owners` fixture).
+OWNERS: list[int] = []
+
+
+def cmd(
+    todo_id: int, operation: Operation, seconds: int = 0, *, owner: int = 0, **data: Any
+) -> TodoCommand:
+    """A command of user OWNERS[owner]."""
     return TodoCommand(
         command_id=uuid.uuid4(),
         todo_id=todo_id,
         operation=operation,
         timestamp=T0 + timedelta(seconds=seconds),
+        owner_id=OWNERS[owner],
         data=data,
     )
 
@@ -52,7 +64,25 @@ def db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
-async def store(stack: IsolatedStack) -> AsyncIterator[CommandStore]:
+def owners(db: psycopg.Connection[Any]) -> Iterator[list[int]]:
+    """Two Django users for the commands to belong to (rows of `auth_user`, by SQL)."""
+    db.execute("ALTER TABLE todos ADD COLUMN IF NOT EXISTS owner_id bigint")
+    db.execute("ALTER TABLE todo_commands ADD COLUMN IF NOT EXISTS owner_id bigint")
+    OWNERS[:] = [
+        row[0]
+        for row in db.execute(
+            "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name,"
+            " email, is_staff, is_active, date_joined)"
+            " SELECT u, '!', false, '', '', '', false, true, now() FROM unnest(%s::text[]) AS u"
+            " RETURNING id",
+            [[f"store-{uuid.uuid4().hex[:12]}" for _ in range(2)]],
+        )
+    ]
+    yield OWNERS
+
+
+@pytest.fixture
+async def store(stack: IsolatedStack, owners: list[int]) -> AsyncIterator[CommandStore]:
     needs(stack, "postgres")
     command_store = CommandStore(postgres.app_conninfo(stack.settings))
     await command_store.pool.open(wait=True)
@@ -68,6 +98,18 @@ def row_of(db: psycopg.Connection[Any], todo_id: int) -> tuple[Any, ...] | None:
         " FROM todos WHERE id = %s",
         [todo_id],
     ).fetchone()
+
+
+OWNER_QUERIES = {
+    "todos": "SELECT owner_id FROM todos WHERE id = %s",
+    "todo_commands": "SELECT owner_id FROM todo_commands WHERE command_id = %s",
+}
+
+
+def owner_of(db: psycopg.Connection[Any], table: str, key: Any) -> int | None:
+    found = db.execute(OWNER_QUERIES[table], [key]).fetchone()
+    assert found is not None
+    return found[0]
 
 
 def records(db: psycopg.Connection[Any], *commands: TodoCommand) -> list[tuple[Any, ...] | None]:
@@ -217,3 +259,36 @@ async def test_a_batch_waits_for_a_row_another_writer_holds_and_builds_on_its_co
             "SELECT title, completed, version FROM todos WHERE id = %s", [todo]
         )
         assert await cur.fetchone() == ("admin", True, 3)
+
+
+async def test_a_create_writes_its_owner_on_the_row_and_on_the_claim(store, db):
+    todo = new_id()
+    create = cmd(todo, "create", title="mine", owner=1)
+    assert await store.apply_batch([create]) == BatchOutcome(applied=1)
+    assert owner_of(db, "todos", todo) == OWNERS[1]
+    assert owner_of(db, "todo_commands", create.command_id) == OWNERS[1]
+
+
+async def test_another_users_update_and_delete_are_refused_and_leave_the_row_as_it_was(store, db):
+    todo, missing = new_id(), new_id()
+    await store.apply_batch([cmd(todo, "create", title="a's", owner=0)])
+    before = row_of(db, todo)
+    batch = [
+        cmd(todo, "update", 1, owner=1, title="b's now"),
+        cmd(todo, "delete", 2, owner=1),
+        cmd(missing, "delete", 2, owner=1),
+    ]
+    assert await store.apply_batch(batch) == BatchOutcome(rejected=3)
+    assert row_of(db, todo) == before
+    assert owner_of(db, "todos", todo) == OWNERS[0]
+    # the same words as for a todo that does not exist: ids of others' todos don't leak
+    assert records(db, *batch) == [
+        ("rejected", f"todo {todo} does not exist"),
+        ("rejected", f"todo {todo} does not exist"),
+        ("rejected", f"todo {missing} does not exist"),
+    ]
+    assert [owner_of(db, "todo_commands", c.command_id) for c in batch] == [OWNERS[1]] * 3
+    # and the owner's own update still applies
+    assert await store.apply_batch([cmd(todo, "update", 3, owner=0, completed=True)]) == (
+        BatchOutcome(applied=1)
+    )

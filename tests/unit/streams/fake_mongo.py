@@ -30,6 +30,7 @@ class FakeDatabase:
         assert len(body["updates"]) < 50, "FerretDB never answers such a command"
         matched = 0
         for statement in body["updates"]:
+            assert set(statement["q"]) == {"_id", "_v"}, statement["q"]
             held = documents.get(statement["q"]["_id"])
             if held is not None and all(held.get(k) == v for k, v in statement["q"].items()):
                 documents[held["_id"]] = copy.deepcopy(statement["u"])
@@ -46,6 +47,27 @@ class FakeCollection:
         self.finds = 0
 
     async def find_one(self, query: dict[str, Any], **_options: Any) -> dict[str, Any] | None:
+        # The only query FerretDB 1.24 serves by index: an `_id` equality on a string.
+        assert set(query) == {"_id"} and isinstance(query["_id"], str), query
         self.finds += 1
         held = self.database.collections.get(self.name, {}).get(query["_id"])
         return copy.deepcopy(held)
+
+
+class DatabaseView:
+    """One worker's handle on a FakeDatabase: its own FakeCollection per name (own counts)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self.database = database
+        self._collections: dict[str, FakeCollection] = {}
+
+    def __getitem__(self, name: str) -> FakeCollection:
+        if name not in self._collections:
+            self._collections[name] = FakeCollection(self.database, name)
+        return self._collections[name]
+
+    async def list_collection_names(self) -> list[str]:
+        return list(self.database.collections)
+
+    async def drop_collection(self, name: str) -> None:
+        self.database.collections.pop(name, None)

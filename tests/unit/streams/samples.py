@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 
 STAMP = "2026-11-27T19:42:00.123456+00:00"
+# The user the samples belong to unless a test names another.
+OWNER = 7
 
 
 def command_bytes(todo_id: int = 42, operation: str = "create", **overrides: Any) -> bytes:
@@ -16,6 +18,7 @@ def command_bytes(todo_id: int = 42, operation: str = "create", **overrides: Any
         "command_id": str(uuid.uuid4()),
         "id": todo_id,
         "operation": operation,
+        "owner_id": OWNER,
         "data": {"title": "Learn Kafka", "description": "EDA", "completed": False},
         "timestamp": STAMP,
     }
@@ -33,6 +36,7 @@ def row(todo_id: int = 42, **overrides: Any) -> dict[str, Any]:
         "created_at": "2026-11-27T19:42:00.123456Z",
         "updated_at": "2026-11-27T19:42:00.123456Z",
         "version": 1,
+        "owner_id": OWNER,
     }
     base.update(overrides)
     return base

@@ -19,7 +19,7 @@ from streams.read_model import DocumentsRefusedError
 from streams.tables import get_projection, todos_table
 from tests.support.polling import async_wait_for
 from tests.unit.streams.conftest import FakeCommandStore, FakeReadModel, use_clients
-from tests.unit.streams.samples import change, command_bytes, row
+from tests.unit.streams.samples import OWNER, change, command_bytes, row
 
 
 async def test_the_command_agent_applies_decoded_commands_in_order(fakes, dead_letters):
@@ -84,6 +84,29 @@ async def test_the_change_agent_projects_into_the_table_and_the_read_model(fakes
     assert lsns == sorted(lsns) and 1500 not in lsns and lsns[-1] == 3000
     assert [reason for _, _, reason in dead_letters] == [dead_letters[0][2]]
     assert dead_letters[0][0] == "postgres.public.todos.dlq"
+    todos_table.data.clear()
+
+
+async def test_the_change_agent_takes_a_reassigned_todo_out_of_the_owner_the_table_knew(
+    fakes, dead_letters
+):
+    _, model = fakes
+    async with project_changes.test_context() as agent:
+        await agent.put(change("c", lsn=1000, after=row(owner_id=OWNER)), key=b"42")
+
+        async def at(lsn):
+            return 42 in model.documents and model.documents[42].position.lsn == lsn
+
+        await async_wait_for(lambda: at(1000), timeout=5, message="the create projected")
+        # an admin edit: Debezium's `before` is missing here, the table remembers the owner
+        reassigned = row(owner_id=OWNER + 1, version=2)
+        await agent.put(change("u", lsn=2000, after=reassigned), key=b"42")
+        await async_wait_for(lambda: at(2000), timeout=5, message="the reassignment projected")
+    moved = model.documents[42]
+    assert (moved.owner_id, moved.former_owners) == (OWNER + 1, {OWNER})
+    held = get_projection(42)
+    assert held is not None and held.owner_id == OWNER + 1
+    assert dead_letters == []
     todos_table.data.clear()
 
 

@@ -17,7 +17,9 @@ from streams.domain import (
     project_change,
 )
 from streams.domain.commands import plan_batch
-from tests.unit.streams.samples import change, command_bytes, row
+from tests.unit.streams.samples import OWNER, change, command_bytes, row
+
+OTHER = OWNER + 1
 
 
 def _command(operation="create", **overrides):
@@ -90,14 +92,30 @@ def test_delete_removes_the_row():
     assert apply_command(_created(), _command("delete", data={})) == Remove(42)
 
 
+def test_a_create_gives_the_row_the_commands_owner_and_an_update_keeps_it():
+    assert _created().owner_id == OWNER
+    decision = apply_command(_created(), _command("update", data={"title": "renamed"}))
+    assert isinstance(decision, Update) and decision.row.owner_id == OWNER
+
+
+def test_another_users_update_or_delete_gets_the_answer_of_a_missing_todo():
+    for operation in ("update", "delete"):
+        theirs = apply_command(_created(), _command(operation, data={}, owner_id=OTHER))
+        missing = apply_command(None, _command(operation, data={}))
+        assert theirs == missing == Reject("todo 42 does not exist")
+    # a row captured before owners existed belongs to nobody a command can name
+    ownerless = replace(_created(), owner_id=None)
+    assert isinstance(apply_command(ownerless, _command("delete", data={})), Reject)
+
+
 def _event(op="c", lsn=1000, **fields):
     if op == "d":
         return decode_change(b"42", change("d", lsn=lsn, before=row(**fields)))
     return decode_change(b"42", change(op, lsn=lsn, after=row(**fields)))
 
 
-def _cmd(todo_id, operation, **data):
-    body = command_bytes(todo_id=todo_id, operation=operation, data=data)
+def _cmd(todo_id, operation, owner=OWNER, **data):
+    body = command_bytes(todo_id=todo_id, operation=operation, data=data, owner_id=owner)
     return decode_command(str(todo_id).encode(), body)
 
 
@@ -145,6 +163,36 @@ def test_a_batch_plan_decides_in_order_and_records_rejections():
     ]
     assert [r.title for r in plan.inserts] == ["made"]
     assert plan.applied == 1
+
+
+def test_a_batch_plan_refuses_another_users_update_and_delete_and_writes_nothing_for_them():
+    mine, theirs = replace(_created(), id=7), replace(_created(), id=8, owner_id=OTHER)
+    commands = [
+        _cmd(7, "update", owner=OTHER, title="not yours"),
+        _cmd(7, "delete", owner=OTHER),
+        _cmd(8, "update", title="not mine either"),
+        _cmd(8, "delete", owner=OTHER),
+    ]
+    plan = plan_batch({7: mine, 8: theirs}, commands, [c.command_id for c in commands])
+    assert plan.rejections == [
+        (commands[0].command_id, "todo 7 does not exist"),
+        (commands[1].command_id, "todo 7 does not exist"),
+        (commands[2].command_id, "todo 8 does not exist"),
+    ]
+    assert (plan.inserts, plan.updates, plan.deletes, plan.applied) == ([], [], [8], 1)
+
+
+def test_a_batch_plan_refuses_another_users_update_of_a_todo_created_in_the_same_batch():
+    create = _cmd(5, "create", title="mine")
+    intruder = _cmd(5, "update", owner=OTHER, completed=True)
+    own = _cmd(5, "update", description="still mine")
+    plan = plan_batch(
+        {}, [create, intruder, own], [create.command_id, intruder.command_id, own.command_id]
+    )
+    assert plan.rejections == [(intruder.command_id, "todo 5 does not exist")]
+    assert [(r.owner_id, r.completed, r.description) for r in plan.inserts] == [
+        (OWNER, False, "still mine")
+    ]
 
 
 def test_a_batch_plan_skips_commands_not_fresh_and_repeats_within_the_batch():
@@ -221,3 +269,46 @@ def test_a_batch_that_holds_nothing_newer_moves_nothing():
 def test_a_batch_ending_in_a_delete_folds_to_a_tombstone():
     moved = fold_changes(lambda todo_id: None, [_event("c", lsn=1000), _event("d", lsn=3000)])
     assert moved[42].todo is None and moved[42].position.lsn == 3000
+
+
+def _moved(lsn, owner, before=None):
+    body = change("u", lsn=lsn, after=row(owner_id=owner), before=before and row(owner_id=before))
+    return decode_change(b"42", body)
+
+
+def test_a_change_of_owner_names_the_old_owner_from_the_table_or_the_before_row():
+    held = project_change(None, _event("c", lsn=1000))
+    assert held is not None and held.owner_id == OWNER and held.former_owners == frozenset()
+    # the table's own view knows the old owner, even without a `before` row
+    moved = project_change(held, _moved(2000, OTHER))
+    assert moved is not None and (moved.owner_id, moved.former_owners) == (OTHER, {OWNER})
+    # and so does Debezium's `before` when the table knows nothing
+    moved = project_change(None, _moved(2000, OTHER, before=OWNER))
+    assert moved is not None and moved.former_owners == {OWNER}
+    # same owner: nothing to leave
+    same = project_change(held, _moved(2000, OWNER, before=OWNER))
+    assert same is not None and same.former_owners == frozenset()
+
+
+def test_a_delete_leaves_its_owners_list():
+    held = project_change(None, _event("c", lsn=1000))
+    deleted = project_change(held, _event("d", lsn=3000))
+    assert deleted is not None and deleted.owner_id is None
+    assert deleted.former_owners == {OWNER}
+
+
+def test_a_batch_folds_every_owner_the_todo_passed_through_into_its_former_owners():
+    third = OTHER + 1
+    events = [_moved(2000, OTHER, before=OWNER), _moved(3000, third, before=OTHER)]
+    moved = fold_changes(lambda todo_id: None, events)
+    assert (moved[42].owner_id, moved[42].former_owners) == (third, {OWNER, OTHER})
+    back = fold_changes(lambda todo_id: None, [*events, _moved(4000, OWNER, before=third)])
+    assert (back[42].owner_id, back[42].former_owners) == (OWNER, {OTHER, third})
+
+
+def test_a_row_captured_before_owners_existed_belongs_to_nobody():
+    ownerless = project_change(None, _event("r", lsn=500, owner_id=None))
+    assert ownerless is not None and ownerless.todo is not None
+    assert ownerless.owner_id is None and ownerless.former_owners == frozenset()
+    owned = project_change(ownerless, _moved(1000, OWNER, before=None))
+    assert owned is not None and (owned.owner_id, owned.former_owners) == (OWNER, frozenset())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from contracts.records import Position, Todo
@@ -12,17 +13,40 @@ from streams.read_model.page_cache import RenderedBucket
 from streams.read_model.pages import assemble_page
 
 
-def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
-    todo = None if title is None else Todo(todo_id, title, completed=done, version=1)
+def _projection(
+    todo_id: int, lsn: int, title: str | None = "t", done: bool = False, owner: int | None = 7
+) -> Projection:
+    todo = (
+        None if title is None else Todo(todo_id, title, completed=done, version=1, owner_id=owner)
+    )
     return Projection(todo=todo, position=Position(lsn=lsn, streamed=True, version=1))
 
 
-def test_projections_are_grouped_by_the_bucket_of_their_id():
-    grouped = by_bucket({1: _projection(1, 1), 130: _projection(130, 1), 2: _projection(2, 1)})
-    assert {bucket: sorted(members) for bucket, members in grouped.items()} == {
-        0: [1, 2],
-        1: [130],
+def test_projections_are_grouped_by_owner_and_the_bucket_of_their_id():
+    grouped = by_bucket(
+        {
+            1: _projection(1, 1),
+            130: _projection(130, 1),
+            2: _projection(2, 1, owner=8),
+            3: _projection(3, 1, owner=None),  # captured before owners: listed for nobody
+        }
+    )
+    assert {place: sorted(members) for place, members in grouped.items()} == {
+        (7, 0): [1],
+        (7, 1): [130],
+        (8, 0): [2],
     }
+
+
+def test_a_todo_leaving_owners_is_a_tombstone_at_its_position_in_each_of_their_buckets():
+    moved = replace(_projection(5, 9, owner=8), former_owners=frozenset({7, 9}))
+    deleted = Projection(todo=None, position=moved.position, former_owners=frozenset({7}))
+    grouped = by_bucket({5: moved, 200: deleted})
+    assert grouped[(8, 0)] == {5: moved}
+    tombstone = Projection(todo=None, position=moved.position)
+    assert grouped[(7, 0)] == grouped[(9, 0)] == {5: tombstone}
+    assert grouped[(7, 1)] == {200: tombstone}
+    assert set(grouped) == {(8, 0), (7, 0), (9, 0), (7, 1)}
 
 
 def test_a_new_bucket_holds_its_todos_in_id_order_in_public_shape():
@@ -61,7 +85,7 @@ def _ids(bucket: RenderedBucket, positions: list[int]) -> list[int]:
 
 def test_matches_keeps_ids_after_and_the_completed_filter():
     todos: list[dict[str, Any]] = [{"id": i, "completed": i % 2 == 0} for i in (1, 2, 3, 4)]
-    bucket = RenderedBucket.of(0, {"todos": todos})
+    bucket = RenderedBucket.of("7:0", {"todos": todos})
     assert _ids(bucket, bucket.matches(after=1, completed=None)) == [2, 3, 4]
     assert _ids(bucket, bucket.matches(after=0, completed=True)) == [2, 4]
     assert _ids(bucket, bucket.matches(after=2, completed=False)) == [3]
@@ -69,7 +93,7 @@ def test_matches_keeps_ids_after_and_the_completed_filter():
 
 
 def _bucket(*ids: int) -> RenderedBucket:
-    return RenderedBucket.of(0, {"todos": [{"id": i, "completed": False} for i in ids]})
+    return RenderedBucket.of("7:0", {"todos": [{"id": i, "completed": False} for i in ids]})
 
 
 def test_a_page_with_more_matches_than_its_limit_ends_at_its_last_todo():

@@ -12,21 +12,23 @@ from faust.types import TP
 
 from contracts import topics
 from contracts.records import Position, Todo
-from contracts.stores import BUCKET_SIZE
+from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key
 from streams.domain import Projection
 from streams.read_model import ReadModel
-from streams.read_model.directory import Directory
 from streams.read_model.page_cache import PageCache, RenderedBucket, sole_writer_epoch
-from streams.read_model.store import VersionedDocuments
 from streams.settings import load_settings
-from tests.unit.streams.fake_mongo import FakeCollection, FakeDatabase
+from tests.unit.streams.fake_mongo import DatabaseView, FakeDatabase
 
 EPOCH = 3
+OWNER = 7
 
 
 def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
-    todo = None if title is None else Todo(todo_id, title, completed=done, version=1)
-    return Projection(todo=todo, position=Position(lsn=lsn, streamed=True, version=1))
+    """A todo of OWNER at `lsn`; title None: its delete."""
+    position = Position(lsn=lsn, streamed=True, version=1)
+    if title is None:
+        return Projection(todo=None, position=position, former_owners=frozenset({OWNER}))
+    return Projection(Todo(todo_id, title, completed=done, version=1, owner_id=OWNER), position)
 
 
 def _document(bucket: int, version: int, *titles: str) -> dict[str, Any]:
@@ -34,28 +36,29 @@ def _document(bucket: int, version: int, *titles: str) -> dict[str, Any]:
         {"id": bucket * BUCKET_SIZE + k, "title": title, "completed": False}
         for k, title in enumerate(titles)
     ]
-    return {"_id": bucket, "_v": version, "todos": todos}
+    return {"_id": _key(bucket), "_v": version, "todos": todos}
+
+
+def _key(bucket: int, owner: int = OWNER) -> str:
+    return bucket_key(owner, bucket)
 
 
 class Worker:
     """A read model on a fake database, its page cache wired to its writer as in production."""
 
     def __init__(self, database: FakeDatabase, cache_bytes: int) -> None:
-        self.model = ReadModel("mongodb://unused", "unused", page_cache_bytes=cache_bytes)
-        self.pages = FakeCollection(database, "todo_pages")
-        self.model.pages = VersionedDocuments(
-            lambda: cast(Any, self.pages),
-            cache_size=64,
-            on_written=self.model.page_cache.written,
+        view = DatabaseView(database)
+        self.model = ReadModel(
+            "mongodb://unused",
+            "unused",
+            page_cache_bytes=cache_bytes,
+            open_database=lambda: cast(Any, view),
         )
-        directory = FakeCollection(database, "todo_page_directory")
-        self.model.directory = Directory(
-            VersionedDocuments(lambda: cast(Any, directory), cache_size=64)
-        )
+        self.pages = view[READ_MODEL_PAGES]
 
     async def page(self, epoch: int | None = EPOCH, **query: Any) -> Any:
         query = {"completed": None, "after": None, "limit": 100, **query}
-        return await self.model.list_page(writer_epoch=epoch, **query)
+        return await self.model.list_page(owner_id=OWNER, writer_epoch=epoch, **query)
 
 
 @pytest.fixture
@@ -64,18 +67,18 @@ def database() -> FakeDatabase:
 
 
 def test_entries_beyond_the_byte_bound_go_least_recently_used_first():
-    one = RenderedBucket.of(0, _document(0, 1, "a" * 100))
+    one = RenderedBucket.of(_key(0), _document(0, 1, "a" * 100))
     cache = PageCache(capacity=2 * one.size + 10)
     cache.serving(EPOCH)
     for bucket in (0, 1):
         cache.written(_document(bucket, 1, "a" * 100))
-    assert set(cache.get_many([0])) == {0}  # 0 is now the most recently used
+    assert set(cache.get_many([_key(0)])) == {_key(0)}  # 0 is now the most recently used
     cache.written(_document(2, 1, "a" * 100))
-    held = cache.get_many([0, 1, 2])
-    assert set(held) == {0, 2}
+    held = cache.get_many([_key(0), _key(1), _key(2)])
+    assert set(held) == {_key(0), _key(2)}
     assert cache.bytes == sum(entry.size for entry in held.values()) <= cache.capacity
     cache.written(_document(3, 1, "b" * 10_000))  # larger than the whole cache
-    assert 3 not in cache.get_many([3]) and cache.bytes <= cache.capacity
+    assert _key(3) not in cache.get_many([_key(3)]) and cache.bytes <= cache.capacity
 
 
 def test_an_entry_costs_about_the_bytes_it_is_counted_for():
@@ -85,7 +88,7 @@ def test_an_entry_costs_about_the_bytes_it_is_counted_for():
     ]
     tracemalloc.start()
     try:
-        entry = RenderedBucket.of(781, {"_v": 1, "todos": todos})
+        entry = RenderedBucket.of(_key(781), {"_v": 1, "todos": todos})
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -95,14 +98,14 @@ def test_an_entry_costs_about_the_bytes_it_is_counted_for():
 def test_a_local_write_replaces_the_entry_and_an_older_read_cannot_bring_it_back():
     cache = PageCache(capacity=1 << 20)
     assert cache.serving(EPOCH)
-    assert cache.fill(RenderedBucket.of(0, _document(0, 4, "old")), epoch=EPOCH)
+    assert cache.fill(RenderedBucket.of(_key(0), _document(0, 4, "old")), epoch=EPOCH)
     cache.written(_document(0, 5, "new"))
-    assert cache.get_many([0])[0].joined == b'{"id":0,"title":"new","completed":false}'
+    assert cache.get_many([_key(0)])[_key(0)].joined == b'{"id":0,"title":"new","completed":false}'
     # A page's find that began before the write and answers after it.
-    assert not cache.fill(RenderedBucket.of(0, _document(0, 4, "old")), epoch=EPOCH)
+    assert not cache.fill(RenderedBucket.of(_key(0), _document(0, 4, "old")), epoch=EPOCH)
     cache.clear()  # even with the entry gone, the written version is the floor
-    assert not cache.fill(RenderedBucket.of(0, _document(0, 4, "old")), epoch=EPOCH)
-    assert cache.fill(RenderedBucket.of(0, _document(0, 5, "new")), epoch=EPOCH)
+    assert not cache.fill(RenderedBucket.of(_key(0), _document(0, 4, "old")), epoch=EPOCH)
+    assert cache.fill(RenderedBucket.of(_key(0), _document(0, 5, "new")), epoch=EPOCH)
 
 
 def test_no_serving_unless_the_sole_writer_and_any_other_epoch_clears_the_entries():
@@ -112,7 +115,7 @@ def test_no_serving_unless_the_sole_writer_and_any_other_epoch_clears_the_entrie
     assert not cache.serving(None) and len(cache) == 0
     cache.written(_document(0, 2, "b"))
     assert cache.serving(EPOCH) and len(cache) == 0  # back as the sole writer: start empty
-    assert not cache.fill(RenderedBucket.of(1, _document(1, 1, "x")), epoch=EPOCH - 1)
+    assert not cache.fill(RenderedBucket.of(_key(1), _document(1, 1, "x")), epoch=EPOCH - 1)
     cache.written(_document(0, 3, "c"))
     assert cache.serving(EPOCH + 1) and len(cache) == 0
     off = PageCache(capacity=0)
@@ -139,7 +142,7 @@ async def test_not_the_sole_writer_every_page_reads_mongodb(database):
     worker = Worker(database, cache_bytes=1 << 20)
     await worker.model.write({i: _projection(i, 1, f"#{i}") for i in range(1, 100)})
     # Another writer moves the bucket on: this worker does not see it through its writer.
-    stored = database.collections["todo_pages"][0]
+    stored = database.collections[READ_MODEL_PAGES][_key(0)]
     stored["todos"][0] = {**stored["todos"][0], "title": "by another worker"}
     stored["_v"] += 1
     finds = worker.pages.finds
@@ -238,7 +241,7 @@ async def test_pages_from_cached_buckets_equal_pages_read_from_mongodb(database,
 def _assert_a_page_of(database: FakeDatabase, page: Any, *, after, limit, completed) -> None:
     """Check a page against the stored documents themselves, todo by todo."""
     live = sorted(
-        (t for d in database.collections["todo_pages"].values() for t in d["todos"]),
+        (t for d in database.collections[READ_MODEL_PAGES].values() for t in d["todos"]),
         key=lambda t: t["id"],
     )
     wanted = [

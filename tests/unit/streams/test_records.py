@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from contracts.records import DecodeError, Position, decode_change, decode_command
-from tests.unit.streams.samples import change, command_bytes, row
+from tests.unit.streams.samples import OWNER, change, command_bytes, row
 
 
 def test_a_create_command_decodes_into_a_typed_record():
@@ -18,6 +18,21 @@ def test_a_create_command_decodes_into_a_typed_record():
     assert isinstance(command.command_id, uuid.UUID)
     assert command.timestamp.tzinfo is not None
     assert command.data == {"title": "Learn Kafka", "description": "EDA", "completed": False}
+    assert command.owner_id == OWNER
+
+
+def test_a_command_without_an_owner_is_refused():
+    body = orjson.loads(command_bytes())
+    del body["owner_id"]
+    with pytest.raises(DecodeError, match="lacks \\['owner_id'\\]"):
+        decode_command(b"42", orjson.dumps(body))
+
+
+def test_an_update_event_names_the_owner_before_and_after():
+    body = change("u", lsn=2000, before=row(owner_id=OWNER), after=row(owner_id=OWNER + 1))
+    event = decode_change(b"42", body)
+    assert event is not None and event.after is not None
+    assert (event.before_owner_id, event.after.owner_id) == (OWNER, OWNER + 1)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +47,8 @@ def test_a_create_command_decodes_into_a_typed_record():
         (b"42", command_bytes(data={"title": 5}), "is not a str"),
         (b"42", command_bytes(data={"colour": "red"}), "unknown field"),
         (b"42", command_bytes(timestamp="yesterday"), "bad timestamp"),
+        (b"42", command_bytes(owner_id=None), "bad owner id"),
+        (b"42", command_bytes(owner_id="someone"), "bad owner id"),
         (b"42", None, "empty"),
     ],
 )

@@ -56,7 +56,7 @@ class FakeReadModel:
 
         async def read(keys: Iterable[int]) -> dict[int, RenderedBucket | None]:
             return {
-                key: RenderedBucket.of(key, buckets[key]) if key in buckets else None
+                key: RenderedBucket.of(str(key), buckets[key]) if key in buckets else None
                 for key in keys
             }
 
