@@ -185,3 +185,21 @@ async def test_no_log_line_holds_the_token(anonymous, tokens, caplog):
         await anonymous.get("/api/todos/", headers={"Authorization": f"Bearer {token}"})
     for token in (good, bad, "not-a-token"):
         assert token not in caplog.text
+
+
+async def test_health_reports_the_deny_list_and_stays_200_while_it_catches_up(
+    anonymous, deny_list, monkeypatch
+):
+    monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {}))
+    monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
+    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {})
+    deny_list.apply(UserChange(OTHER, DEACTIVATED))
+    response = await anonymous.get("/health")
+    assert response.status == 200
+    assert (await response.json())["users"] == {
+        "state": "catching up",
+        "refused_users": 1,
+        "skipped_records": 0,
+    }
+    deny_list.caught_up = True
+    assert (await (await anonymous.get("/health")).json())["users"]["state"] == "caught up"
