@@ -23,7 +23,7 @@ PREFIXES = {"/api": "", "": "Seed"}
 UNKNOWN_PARAMETERS = "A query parameter the operation does not list, or one given twice, is a 400."
 SECURITY_SCHEME = "bearerAuth"
 # Every todo operation needs an access token; health and the docs need none.
-TOKEN_REQUIRED = [{SECURITY_SCHEME: []}]
+TOKEN_REQUIRED: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 NO_TOKEN: list[dict[str, list[str]]] = []
 
 
