@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: An unknown kid rereads the folder (a key added by a rotation) at most this often.
 RELOAD_SECONDS = 5.0
+#: The folder is reread this often anyway, so a key taken out of it (revoked) stops verifying.
+REFRESH_SECONDS = 30.0
 #: Verified tokens remembered until they expire: a signature check costs far more than a hit.
 CACHE_SIZE = 4096
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", auth.USER_ID_CLAIM, auth.TOKEN_TYPE_CLAIM]
@@ -88,6 +90,8 @@ class TokenVerifier:
 
     def verify(self, token: str) -> int:
         """Return the user id of a valid access token, or raise UnauthorizedError saying why."""
+        if self._clock() - self._loaded_at >= REFRESH_SECONDS:
+            self._reload()
         known = self._cache.get(token)
         if known is not None:
             if self._wall_clock() < known.expires_at:

@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contracts import auth
 from streams.users import DEACTIVATED, DELETED, UserChange
 from tests.unit.web_read.tokens import CALLER, Tokens
-from web_read.auth import RELOAD_SECONDS, TokenVerifier, authenticate, bearer_token
+from web_read.auth import (
+    REFRESH_SECONDS,
+    RELOAD_SECONDS,
+    TokenVerifier,
+    authenticate,
+    bearer_token,
+)
 from web_read.errors import UnauthorizedError
 
 
@@ -133,6 +139,18 @@ def test_a_key_taken_out_of_the_folder_stops_its_cached_tokens_at_the_next_reloa
         "unknown key id"
     )
     assert _refusal(verifier, old) == "unknown key id"
+
+
+def test_a_revoked_key_stops_verifying_within_the_refresh_period_even_for_cached_tokens(tokens):
+    clock = Clock()
+    verifier = TokenVerifier(tokens.verifying_dir, clock=clock)
+    cached = tokens.access()
+    assert verifier.verify(cached) == CALLER
+    (tokens.verifying_dir / f"{tokens.kid}.pem").unlink()
+    clock.now += REFRESH_SECONDS / 2
+    assert verifier.verify(cached) == CALLER  # not reread yet
+    clock.now += REFRESH_SECONDS / 2
+    assert _refusal(verifier, cached) == "unknown key id"
 
 
 def test_a_folder_that_breaks_keeps_the_keys_loaded_before(tokens):
