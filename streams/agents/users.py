@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: How often to look again for a topic that does not exist yet (Debezium creates it).
 TOPIC_WAIT_SECONDS = 1.0
+#: The consumer's metadata refresh: how soon a topic created after the start is seen.
+METADATA_MAX_AGE_MS = 2000
 FETCH_TIMEOUT_MS = 500
 #: Bounds of the wait before a failed reader starts over (doubled each time).
 RETRY_INITIAL_SECONDS = 0.5
@@ -36,7 +38,6 @@ class Consumer(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
-    async def topics(self) -> set[str]: ...
     def partitions_for_topic(self, topic: str) -> set[int] | None: ...
     def assign(self, partitions: list[TopicPartition]) -> None: ...
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None: ...
@@ -59,6 +60,9 @@ def new_consumer() -> Consumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=f"{settings.app_id}-users",
+        # Tracking no topic, the client's refresh fetches every topic's metadata, which is
+        # what `partitions_for_topic` reads (and a request for all topics creates none).
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
     )
     return consumer
 
@@ -109,7 +113,6 @@ class UserChangesReader:
     async def _partitions(self, consumer: Consumer) -> list[TopicPartition]:
         waited = False
         while True:
-            await consumer.topics()  # refreshes the metadata partitions_for_topic reads
             found = consumer.partitions_for_topic(self.topic)
             if found:
                 return [TopicPartition(self.topic, p) for p in sorted(found)]

@@ -155,11 +155,9 @@ class FakeConsumer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def topics(self) -> set[str]:
-        self.topic_polls += 1
-        return {topics.USER_CHANGES} if self.topic_polls > self.visible_after else set()
-
     def partitions_for_topic(self, topic: str) -> set[int] | None:
+        # aiokafka's answer from its last metadata refresh: None while the topic is unknown.
+        self.topic_polls += 1
         if self.topic_polls <= self.visible_after:
             return None
         return {tp.partition for tp in self.records if tp.topic == topic}
