@@ -149,8 +149,9 @@ class TokenVerifier:
             # A key taken out of the folder is revoked: its cached tokens go with it.
             for token in [t for t, v in self._cache.items() if v.kid in removed]:
                 del self._cache[token]
+        if keys.keys() != self._keys.keys():
+            log.info("verifying keys now: %s", ", ".join(sorted(keys)) or "none")
         self._keys = keys
-        log.info("verifying keys reloaded: %s", ", ".join(sorted(keys)) or "none")
 
 
 def _decode(token: str, key: Ed25519PublicKey) -> dict[str, Any]:
