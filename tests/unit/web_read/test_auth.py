@@ -23,7 +23,8 @@ from web_read.auth import (
     authenticate,
     bearer_token,
 )
-from web_read.errors import UnauthorizedError
+from web_read.auth import verifier as verifier_of
+from web_read.errors import UnauthorizedError, UnavailableError
 
 
 class Clock:
@@ -233,3 +234,15 @@ def test_a_deactivated_or_deleted_user_is_refused_with_a_good_token(tokens, deny
     assert caught.value.description == DELETED
     deny_list.apply(UserChange(5, None))  # reactivated in the admin
     assert authenticate(headers) == 5
+
+
+def test_the_verifier_is_built_from_the_verifying_folder_variable(tokens, monkeypatch):
+    monkeypatch.setattr("web_read.auth._verifier", None)
+    env = {auth.VERIFYING_KEYS_DIR_VARIABLE: str(tokens.verifying_dir)}
+    assert verifier_of(env).verify(tokens.access()) == CALLER
+
+
+def test_no_verifying_folder_is_a_503_not_a_500(monkeypatch):
+    monkeypatch.setattr("web_read.auth._verifier", None)
+    with pytest.raises(UnavailableError):
+        verifier_of({})
