@@ -99,8 +99,8 @@ class UserChangesReader:
     async def read_all(self) -> None:
         """Assign every partition, read them from the start and follow them."""
         consumer = self._consumer_factory()
-        await consumer.start()
         try:
+            await consumer.start()
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
