@@ -105,6 +105,10 @@ class TokenVerifier:
         return verified.user_id
 
     def _verify_signed(self, token: str) -> _Verified:
+        # A JWS is base64url and dots; aiohttp hands undecodable header bytes over as
+        # surrogates, which PyJWT would fail to encode with a UnicodeError (a 500).
+        if not token.isascii():
+            raise UnauthorizedError("malformed token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:

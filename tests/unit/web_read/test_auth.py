@@ -86,6 +86,8 @@ def test_each_bad_token_is_refused_saying_why(tokens, verifier):
     cases = {
         "not a token": "malformed token",
         "a.b.c": "malformed token",
+        "\udcff.a.b": "malformed token",  # undecodable header bytes, as aiohttp passes them on
+        "ü.ü.ü": "malformed token",
         tokens.access(exp=now - 1, iat=now - 301): "token expired",
         tokens.sign(tokens.claims(), private_pem=_other_private_pem()): "bad signature",
         tokens.sign(tokens.claims(), kid="AAAAAAAAAAAAAAAA"): "unknown key id",
