@@ -38,6 +38,8 @@ PAGE = """<!DOCTYPE html>
         presets: [SwaggerUIBundle.presets.apis],
         layout: "BaseLayout",
         deepLinking: true,
+        // Authorize's token survives a reload of the page (kept in the browser's storage).
+        persistAuthorization: true,
         validatorUrl: null,
       }});
     </script>

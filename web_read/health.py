@@ -1,4 +1,4 @@
-"""Readiness of the worker: consumer, MongoDB, table recovery, consumer lag."""
+"""Readiness of the worker: consumer, MongoDB, table recovery, consumer lag, the users list."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from faust.types import AppT
 
+from streams import users
 from streams.read_model import ReadModel
 
 MONGO_PING_SECONDS = 2.0
@@ -71,6 +72,9 @@ async def health_report(app: AppT, read_model: ReadModel) -> tuple[bool, dict[st
         "status": "ok" if not problems else "unavailable",
         **{name: details for name, (_, details) in checks.items()},
         "consumer_lag": consumer_lag(app) if checks["consumer"][0] else {},
+        # Reported, not a check: a worker whose deny list is still catching up serves on
+        # signatures alone, as it does for any user the list has not heard of.
+        "users": users.deny_list.status(),
     }
     if problems:
         report["problems"] = problems

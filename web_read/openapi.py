@@ -21,6 +21,10 @@ YAML_MEDIA_TYPE = "application/vnd.oai.openapi"
 # `/todos/...` are the seed's paths, served the same as `/api/todos/...`.
 PREFIXES = {"/api": "", "": "Seed"}
 UNKNOWN_PARAMETERS = "A query parameter the operation does not list, or one given twice, is a 400."
+SECURITY_SCHEME = "bearerAuth"
+# Every todo operation needs an access token; health and the docs need none.
+TOKEN_REQUIRED: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+NO_TOKEN: list[dict[str, list[str]]] = []
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -45,6 +49,17 @@ def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(_ref("schemas", "Error"))}
 
 
+def _unauthorized() -> dict[str, Any]:
+    return {
+        **_error_response(
+            "No access token, or one refused: malformed, bad signature, an algorithm other "
+            "than EdDSA, expired, unknown key id, wrong issuer, a refresh token, or a user "
+            "deactivated or deleted. `detail` says which."
+        ),
+        "headers": {"WWW-Authenticate": _ref("headers", "WWW-Authenticate")},
+    }
+
+
 def _schemas() -> dict[str, Any]:
     check = {"type": "object", "additionalProperties": True}
     return {
@@ -64,7 +79,13 @@ def _schemas() -> dict[str, Any]:
         "Error": {
             "type": "object",
             "required": ["detail"],
-            "properties": {"detail": {"type": "string", "description": "What went wrong."}},
+            "properties": {
+                "detail": {"type": "string", "description": "What went wrong."},
+                "code": {
+                    "type": "string",
+                    "description": "On a 401: `not_authenticated` or `token_not_valid`.",
+                },
+            },
         },
         "Health": {
             "type": "object",
@@ -74,6 +95,19 @@ def _schemas() -> dict[str, Any]:
                 "consumer": check,
                 "table_recovery": check,
                 "mongodb": check,
+                "users": {
+                    "type": "object",
+                    "description": (
+                        "The users deny list: `caught up` once it has read the users' changes "
+                        "to their end at start (until then tokens are checked by signature only)."
+                    ),
+                    "required": ["state", "refused_users", "skipped_records"],
+                    "properties": {
+                        "state": {"type": "string", "enum": ["catching up", "caught up"]},
+                        "refused_users": {"type": "integer", "minimum": 0},
+                        "skipped_records": {"type": "integer", "minimum": 0},
+                    },
+                },
                 "consumer_lag": {
                     "type": "object",
                     "description": "Records not yet committed, per `topic[partition]`.",
@@ -126,11 +160,13 @@ def _list_operation(suffix: str) -> dict[str, Any]:
     return {
         "operationId": f"listTodos{suffix}",
         "tags": ["todos"],
-        "summary": "List live todos by ascending id, keyset-paginated",
+        "summary": "List the caller's live todos by ascending id, keyset-paginated",
         "description": (
-            "Served from the MongoDB read model. While more todos remain, the `Link` header "
-            f'names the next page (`rel="next"`). {UNKNOWN_PARAMETERS}'
+            "Only the todos of the user the access token names, served from the MongoDB read "
+            "model. While more remain, the `Link` header names the next page "
+            f'(`rel="next"`). {UNKNOWN_PARAMETERS}'
         ),
+        "security": TOKEN_REQUIRED,
         "parameters": [_ref("parameters", name) for name in LIST_PARAMETERS],
         "responses": {
             "200": {
@@ -145,6 +181,7 @@ def _list_operation(suffix: str) -> dict[str, Any]:
                 ),
             },
             "400": _error_response("A malformed or unknown query parameter."),
+            "401": _unauthorized(),
             "503": _error_response("MongoDB is unavailable or busy: retry later."),
         },
     }
@@ -154,16 +191,18 @@ def _detail_operation(suffix: str) -> dict[str, Any]:
     return {
         "operationId": f"getTodo{suffix}",
         "tags": ["todos"],
-        "summary": "One todo",
+        "summary": "One of the caller's todos",
         "description": (
-            "Served from the worker's table, by the worker owning the id's partition. "
-            + UNKNOWN_PARAMETERS
+            "Served from the worker's table, by the worker owning the id's partition. Another "
+            "user's todo is a 404, the same as a missing one. " + UNKNOWN_PARAMETERS
         ),
+        "security": TOKEN_REQUIRED,
         "parameters": [_ref("parameters", "id")],
         "responses": {
             "200": {"description": "The todo.", "content": _json(_ref("schemas", "Todo"))},
             "400": _error_response("A malformed id or a query parameter."),
-            "404": _error_response("No live todo has this id."),
+            "401": _unauthorized(),
+            "404": _error_response("None of the caller's live todos has this id."),
             "503": _error_response("The worker cannot answer now: retry later."),
         },
     }
@@ -174,6 +213,7 @@ def _health_operation() -> dict[str, Any]:
     return {
         "operationId": "health",
         "tags": ["health"],
+        "security": NO_TOKEN,
         "summary": "The worker's readiness",
         "description": (
             "Consuming, table recovered and MongoDB answering. Query parameters are ignored."
@@ -203,18 +243,38 @@ def build_document() -> dict[str, Any]:
             "description": (
                 "Reads of the todos, served by the Faust worker: the list from MongoDB, one todo "
                 "from the worker's table. Writes go to the write API. Every path also answers "
-                "without its trailing slash."
+                "without its trailing slash. Each caller reads only their own todos: send the "
+                "write API's access token (`POST /api/auth/token/`) as "
+                "`Authorization: Bearer <token>` (Swagger UI: Authorize)."
             ),
         },
         "paths": paths,
         "components": {
             "schemas": _schemas(),
             "parameters": _parameters(),
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "An access token of the write API (EdDSA-signed JWT), verified here "
+                        "with the public keys only."
+                    ),
+                }
+            },
             "headers": {
+                "WWW-Authenticate": {
+                    "description": (
+                        'The challenge: `Bearer realm="todo-eda"`, plus `error="invalid_token"` '
+                        "and `error_description` when a token was given but refused."
+                    ),
+                    "schema": {"type": "string"},
+                },
                 "Link": {
                     "description": 'The next page, `<url>; rel="next"`; absent on the last page.',
                     "schema": {"type": "string", "pattern": '^<[^>]+>; rel="next"$'},
-                }
+                },
             },
         },
     }

@@ -22,7 +22,14 @@ from streams.app import app, connections, settings
 from streams.read_model.page_cache import sole_writer_epoch
 from streams.tables import get_public_todo, todos_table
 from web_read import docs, openapi
-from web_read.errors import InternalServerError, NotFoundError, UnavailableError, error_body
+from web_read.auth import authenticate
+from web_read.errors import (
+    InternalServerError,
+    NotFoundError,
+    UnauthorizedError,
+    UnavailableError,
+    error_body,
+)
 from web_read.health import health_report
 from web_read.params import parse_detail_query, parse_id, parse_list_query, parse_schema_format
 
@@ -49,8 +56,11 @@ class ApiView(web.View):
             return await self.on_request_error(request, InternalServerError())
 
     async def on_request_error(self, request: web.Request, exc: WebError) -> web.Response:
-        """Render a WebError as `{"detail": ...}` with its status."""
-        return self.json_bytes(error_body(exc), status=int(exc.code))
+        """Render a WebError as `{"detail": ...}` with its status (a 401 with its challenge)."""
+        headers = (
+            {"WWW-Authenticate": exc.challenge} if isinstance(exc, UnauthorizedError) else None
+        )
+        return self.json_bytes(error_body(exc), status=int(exc.code), headers=headers)
 
     def json_bytes(
         self, value: Any, *, status: int = 200, headers: dict[str, str] | None = None
@@ -61,19 +71,16 @@ class ApiView(web.View):
         )
 
 
-def _caller_id(request: web.Request) -> int:
-    """Return the caller's user id (a stand-in: no caller is known until tokens are verified)."""
-    # Issue 12: helper `read` replaces this with the bearer token's verified user id.
-    raise NotFoundError()
+
 
 
 class TodoListView(ApiView):
-    """`GET /api/todos/`: live todos from MongoDB's bucket pages, filtered, keyset-paginated."""
+    """`GET /api/todos/`: the caller's live todos from MongoDB's bucket pages, keyset-paginated."""
 
     async def get(self, request: web.Request) -> web.Response:
         """List todos; `Link: <...>; rel="next"` while buckets remain (a page may be short)."""
+        owner_id = authenticate(request.headers)
         query = parse_list_query(request.query.items())
-        owner_id = _caller_id(request)
         await connections.open()
         page = await connections.read_model.list_page(
             owner_id=owner_id,
@@ -110,25 +117,36 @@ def _changelog_topic() -> str:
 
 
 class TodoDetailView(ApiView):
-    """`GET /api/todos/{id}/`: one todo from the table, answered by the key's owner."""
+    """`GET /api/todos/{id}/`: one of the caller's todos from the table, by the key's owner.
+
+    Another user's todo is a 404 with the same body as a missing one. A request routed to
+    the partition's owner carries the caller's own `Authorization` header (faust's router
+    forwards the request's headers), and the owner verifies that token again: no worker
+    takes a user id from another's word.
+    """
 
     async def get(self, request: web.Request, id: str) -> web.Response:
-        """Validate the id; answer here when this worker owns its partition, else route."""
+        """Authenticate and validate; answer here when this worker owns the id, else route."""
+        owner_id = authenticate(request.headers)
         todo_id = parse_id(id)  # a malformed id is a 400 here, before it reaches the key codec
         parse_detail_query(request.query.items())
         if _owned_here(todo_id):
-            return self.answer(request, todo_id)
-        return await self.routed(request)
+            return self.answer(todo_id, owner_id)
+        response: web.Response = await self.routed(request)
+        if response.status == 401 and "WWW-Authenticate" not in response.headers:
+            # faust's router keeps only the body and the status of the owner's answer.
+            response.headers["WWW-Authenticate"] = UnauthorizedError("token refused").challenge
+        return response
 
     # Faust types the handler as taking a plain View; ours is a subclass of it.
     @app.table_route(table=todos_table, match_info="id")  # type: ignore[arg-type]
     async def routed(self, request: web.Request, **kwargs: Any) -> web.Response:
         """Forward to the key's owner (table_route), or answer here if that is this worker."""
-        return self.answer(request, parse_id(request.match_info["id"]))
+        return self.answer(parse_id(request.match_info["id"]), authenticate(request.headers))
 
-    def answer(self, request: web.Request, todo_id: int) -> web.Response:
-        """The todo as this worker's table holds it, or a 404."""
-        todo = get_public_todo(todo_id, _caller_id(request))
+    def answer(self, todo_id: int, owner_id: int) -> web.Response:
+        """The caller's todo as this worker's table holds it, or a 404."""
+        todo = get_public_todo(todo_id, owner_id)
         if todo is None:
             raise NotFoundError()
         return self.json_bytes(todo)

@@ -46,6 +46,7 @@ async def test_the_docs_page_loads_swagger_ui_from_the_worker_only(client, path)
     urls = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert urls and all(url.startswith("/api/docs/assets/") for url in urls)
     assert 'url: "/api/schema/"' in page
+    assert "persistAuthorization: true" in page  # Authorize's token survives a reload
     for url in urls:
         asset = await client.get(url)
         assert asset.status == 200, url

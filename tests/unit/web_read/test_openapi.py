@@ -14,7 +14,7 @@ from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TITLE_MAX_LENGT
 from contracts.records import Position, Todo
 from streams.domain import Projection
 from streams.read_model.buckets import merge_bucket
-from web_read.errors import BadRequestError, NotFoundError, error_body
+from web_read.errors import BadRequestError, NotFoundError, UnauthorizedError, error_body
 from web_read.openapi import build_document, document_json, document_yaml
 from web_read.params import LIST_PARAMETERS, parse_id, parse_list_query
 
@@ -131,10 +131,12 @@ def test_error_bodies_match_the_error_schema():
     validator = _validator("Error")
     validator.validate(error_body(NotFoundError()))
     validator.validate(error_body(BadRequestError("limit must be an integer from 1 to 1000.")))
+    validator.validate(error_body(UnauthorizedError()))
+    validator.validate(error_body(UnauthorizedError("token expired")))
     assert not validator.is_valid({"error": "x"})
 
 
-@pytest.mark.parametrize("status", ["400", "503"])
+@pytest.mark.parametrize("status", ["400", "401", "503"])
 def test_the_list_documents_its_errors_with_a_detail_body(status):
     response = DOCUMENT["paths"]["/api/todos/"]["get"]["responses"][status]
     assert response["content"]["application/json"]["schema"] == {
@@ -142,9 +144,9 @@ def test_the_list_documents_its_errors_with_a_detail_body(status):
     }
 
 
-def test_the_detail_documents_200_400_404_503_and_health_200_503():
+def test_the_detail_documents_200_400_401_404_503_and_health_200_503():
     detail = DOCUMENT["paths"]["/api/todos/{id}/"]["get"]["responses"]
-    assert set(detail) == {"200", "400", "404", "503"}
+    assert set(detail) == {"200", "400", "401", "404", "503"}
     assert set(DOCUMENT["paths"]["/health"]["get"]["responses"]) == {"200", "503"}
 
 
@@ -156,3 +158,25 @@ def test_the_next_link_header_pattern_matches_what_the_list_sends():
     assert re.search(header["pattern"], sent)
     list_200 = DOCUMENT["paths"]["/api/todos/"]["get"]["responses"]["200"]
     assert list_200["headers"]["Link"] == {"$ref": "#/components/headers/Link"}
+
+
+def _operations() -> list[tuple[str, dict[str, Any]]]:
+    return [(path, item["get"]) for path, item in DOCUMENT["paths"].items()]
+
+
+def test_every_todo_operation_needs_a_bearer_token_and_documents_its_401():
+    scheme = COMPONENTS["securitySchemes"]["bearerAuth"]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    todo_operations = [op for path, op in _operations() if "/todos/" in path]
+    assert len(todo_operations) == 4
+    for operation in todo_operations:
+        assert operation["security"] == [{"bearerAuth": []}]
+        unauthorized = operation["responses"]["401"]
+        assert unauthorized["headers"]["WWW-Authenticate"] == {
+            "$ref": "#/components/headers/WWW-Authenticate"
+        }
+
+
+def test_health_needs_no_token_and_nothing_is_secured_document_wide():
+    assert "security" not in DOCUMENT
+    assert DOCUMENT["paths"]["/health"]["get"]["security"] == []

@@ -9,6 +9,7 @@ from contracts.records import Position, Todo, parse_time
 from streams.app import app
 from streams.domain import Projection
 from streams.tables import todos_table
+from tests.unit.web_read.tokens import CALLER
 
 
 def _todo(todo_id: int, *, completed: bool = False) -> dict:
@@ -78,7 +79,7 @@ def _project(monkeypatch, todo: Todo | None, todo_id: int = 42) -> None:
 @pytest.mark.parametrize("path", ["/api/todos/42/", "/api/todos/42", "/todos/42/", "/todos/42"])
 async def test_a_todo_is_served_from_the_table_on_every_detail_path(client, monkeypatch, path):
     moment = parse_time("2026-11-27T19:42:00.123456Z")
-    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2))
+    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2, owner_id=CALLER))
     response = await client.get(path)
     assert response.status == 200
     assert await response.json() == {
@@ -112,7 +113,7 @@ def _owner(monkeypatch, *, here: bool) -> list[tuple[str, bytes]]:
 
 async def test_the_owner_answers_from_its_table_without_the_router(client, monkeypatch):
     moment = parse_time("2026-11-27T19:42:00.123456Z")
-    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2))
+    _project(monkeypatch, Todo(42, "Learn Kafka", "EDA", True, moment, moment, 2, owner_id=CALLER))
     asked = _owner(monkeypatch, here=True)
 
     async def never(*args, **kwargs):
@@ -127,7 +128,9 @@ async def test_the_owner_answers_from_its_table_without_the_router(client, monke
 
 
 async def test_a_todo_another_worker_owns_is_forwarded_by_the_router(client, monkeypatch):
-    _project(monkeypatch, Todo(42, "held here too", created_at=None, updated_at=None))
+    _project(
+        monkeypatch, Todo(42, "held here too", created_at=None, updated_at=None, owner_id=CALLER)
+    )
     _owner(monkeypatch, here=False)
     routed: list[tuple[str, str]] = []
 
@@ -162,7 +165,7 @@ async def test_a_malformed_id_is_a_400_not_a_500(client, todo_id):
 
 
 async def test_an_unexpected_error_is_a_json_500_without_a_traceback(client, monkeypatch):
-    def boom(todo_id):
+    def boom(todo_id, owner_id):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr("web_read.views.get_public_todo", boom)
