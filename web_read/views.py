@@ -71,9 +71,6 @@ class ApiView(web.View):
         )
 
 
-
-
-
 class TodoListView(ApiView):
     """`GET /api/todos/`: the caller's live todos from MongoDB's bucket pages, keyset-paginated."""
 
