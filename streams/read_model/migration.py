@@ -4,8 +4,9 @@ Earlier layouts (contracts.stores.SUPERSEDED_READ_MODEL_COLLECTIONS): issue 11's
 pages without owners, and the first per-todo collection. The Faust table holds every todo's
 newest projection with its owner, so it, not the old collections, is the source (its
 tombstones and ownerless rows list nothing: the CDC agent's own deletes still write theirs,
-which is what guards against a replay while MongoDB is ahead of the table). Writing is the CDC agent's own guarded merge, so running it again after a crash
-midway (the old collections are still there) changes nothing twice.
+which is what guards against a replay while MongoDB is ahead of the table). Writing is the
+CDC agent's own guarded merge, so running it again after a crash midway (the old
+collections are still there) changes nothing twice.
 """
 
 from __future__ import annotations
