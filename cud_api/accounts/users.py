@@ -38,10 +38,5 @@ class UserCache:
                 self._entries[user_id] = (now + self.ttl, user)
         return user
 
-    def forget(self, user_id: int) -> None:
-        """Drop what is remembered about a user (this process only)."""
-        with self._lock:
-            self._entries.pop(user_id, None)
-
 
 users = UserCache(settings.CUD_API_USER_CACHE_SECONDS)
