@@ -25,6 +25,8 @@ from tests.support.polling import wait_for
 from tests.support.users import TestUser, obtain_tokens, register_user
 
 CHANGELOG = "todo-eda-streams-todos-changelog"
+# A todo's public JSON (the seed's shape): what the read API answers and a bucket entry holds.
+PUBLIC_FIELDS = ("id", "title", "description", "completed", "created_at", "updated_at")
 # Sign in again when the access token has less than this left (tests outlive a token).
 RENEW_BEFORE_S = 60.0
 
@@ -144,12 +146,15 @@ class Pipeline:
         return found
 
     def mongo_live_todos(self) -> dict[int, dict[str, Any]]:
-        """Return every live todo in MongoDB's bucket pages by id (asserting each is once)."""
+        """Return every live todo of every owner in MongoDB's buckets by id, public fields only.
+
+        Asserts each todo is in one bucket only.
+        """
         found: dict[int, dict[str, Any]] = {}
         for _, bucket in self.mongo_buckets():
             for todo in bucket["todos"]:
                 assert todo["id"] not in found, f"todo {todo['id']} in two buckets"
-                found[todo["id"]] = todo
+                found[todo["id"]] = {name: todo.get(name) for name in PUBLIC_FIELDS}
         return found
 
     def mongo_bucket_of(self, todo_id: int) -> tuple[Collection[Document], Document]:
