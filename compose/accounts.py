@@ -56,7 +56,11 @@ def demo_password_file(settings: Settings) -> Path:
 
 def ensure_demo_password(settings: Settings) -> Path:
     """Generate the demo user's password once (mode 600); never overwrite it; return its path."""
-    path = demo_password_file(settings)
+    return ensure_password_file(demo_password_file(settings))
+
+
+def ensure_password_file(path: Path) -> Path:
+    """Write a random password into `path` (mode 600, folder 700) unless it exists; return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
     try:

@@ -2,8 +2,8 @@
 
 `token` prints a fresh access token for the demo user and nothing else on stdout, so
 `TOKEN=$(python -m compose token)` works; `rotate-key` makes a new active signing key;
-`keys --signing DIR --verifying DIR` makes the first key pair into two folders (the Docker
-stack's one-shot).
+`keys --signing DIR --verifying DIR [--rotate]` makes the first (or a new) key pair there and
+`demo-password --file PATH` the demo user's password (the Docker stack's one-shots).
 """
 
 from __future__ import annotations
@@ -22,7 +22,18 @@ from compose.settings import ConfigError, Settings
 from compose.stack import Stack, StackError, format_table
 from contracts import auth
 
-COMMANDS = ("install", "up", "down", "status", "clean", "psql", "token", "rotate-key", "keys")
+COMMANDS = (
+    "install",
+    "up",
+    "down",
+    "status",
+    "clean",
+    "psql",
+    "token",
+    "rotate-key",
+    "keys",
+    "demo-password",
+)
 
 
 def _psql(settings: Settings) -> int:
@@ -56,12 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--signing", type=Path, help="keys: the signing key folder")
     parser.add_argument("--verifying", type=Path, help="keys: the verifying key folder")
+    parser.add_argument("--rotate", action="store_true", help="keys: make a new active key")
+    parser.add_argument("--file", type=Path, help="demo-password: the password file")
     args = parser.parse_args(argv)
     if args.command == "keys":
         if args.signing is None or args.verifying is None:
             parser.error("keys needs --signing DIR and --verifying DIR")
-        kid = auth.ensure_key(args.signing, args.verifying)
-        print(f"active signing key: {kid}")
+        make = auth.generate_key if args.rotate else auth.ensure_key
+        print(f"active signing key: {make(args.signing, args.verifying)}")
+        return 0
+    if args.command == "demo-password":
+        if args.file is None:
+            parser.error("demo-password needs --file PATH")
+        print(f"demo password in {accounts.ensure_password_file(args.file)}")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("librdkafka").setLevel(logging.CRITICAL)
