@@ -17,7 +17,7 @@ from bench.stats import run_summary
 from bench.wrk import authorized, get_by_id_script, list_after_script, run_wrk, script
 from compose.polling import wait_until
 from contracts import topics
-from contracts.stores import READ_MODEL_PAGES, bucket_of
+from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of
 
 log = logging.getLogger("bench")
 
@@ -77,7 +77,7 @@ def wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
     try:
         db = client[bench.stack.mongo_db]
-        probes = ((db[READ_MODEL_PAGES], bucket_of(todo_id)),)
+        probes = ((db[READ_MODEL_PAGES], bucket_key(bench.user.user_id, bucket_of(todo_id))),)
 
         def quick() -> bool:
             start = time.monotonic()
@@ -139,7 +139,7 @@ def constant_target(bench: Bench) -> Target | None:
 
 
 def pymongo_bucket_find(bench: Bench, ids: list[int]) -> dict[str, Any]:
-    """Raw PyMongo: find the bucket document of random existing ids, 32 clients, closed loop."""
+    """Raw PyMongo: find the bench user's bucket documents of random ids, closed loop."""
     sizes = bench.sizes
     meter = bench.cpu_meter()
     meter.start()
@@ -149,7 +149,7 @@ def pymongo_bucket_find(bench: Bench, ids: list[int]) -> dict[str, Any]:
             "mongo_url": bench.stack.mongo_url,
             "mongo_db": bench.stack.mongo_db,
             "collection": READ_MODEL_PAGES,
-            "keys": sorted({bucket_of(i) for i in ids}),
+            "keys": sorted({bucket_key(bench.user.user_id, bucket_of(i)) for i in ids}),
             "clients": sizes.read_clients,
             "duration_s": sizes.read_duration_s,
             "warmup_s": min(1.0, sizes.read_duration_s),
