@@ -118,10 +118,10 @@ class Pipeline:
             message=f"todo {todo_id} gone",
         )
 
-    def list_all(self) -> list[dict[str, Any]]:
-        """Follow the read API's list (this user's todos) through every page."""
+    def list_all(self, query: str = "") -> list[dict[str, Any]]:
+        """Follow the read API's list (this user's todos, `query` added) through every page."""
         todos: list[dict[str, Any]] = []
-        url: str | None = f"{self.read_url}/api/todos/?limit=1000"
+        url: str | None = f"{self.read_url}/api/todos/?limit=1000" + (f"&{query}" if query else "")
         while url:
             response = self.http.get(url, timeout=10)
             assert response.status_code == 200, response.text
