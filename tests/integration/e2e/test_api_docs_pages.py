@@ -202,7 +202,9 @@ def _authorize_and_list(driver: webdriver.Chrome, base_url: str, token: str) -> 
     _click(driver, ".btn.execute", within=block)
 
     def answered() -> tuple[str, str] | None:
-        cells = block.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_status")
+        cells = block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status"
+        )
         bodies = block.find_elements(By.CSS_SELECTOR, ".live-responses-table .microlight")
         if not cells or not cells[0].text.strip():
             return None
