@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg | sha1sum | cut -c1-12)
 
-.PHONY: install up down status clean test check bench psql
+.PHONY: install up down status clean test check bench psql token rotate-key
 
 $(STAMP): setup.cfg
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,14 @@ status: $(STAMP)
 ## clean: stop the stack and remove its state folder
 clean: $(STAMP)
 	$(PY) -m compose clean
+
+## token: a fresh access token for the demo user, alone on stdout: TOKEN=$(make -s token)
+token: $(STAMP)
+	@$(PY) -m compose token
+
+## rotate-key: a new active token signing key; tokens signed with the old ones stay valid
+rotate-key: $(STAMP)
+	$(PY) -m compose rotate-key
 
 ## psql: a psql shell into the project's database
 psql: $(STAMP)

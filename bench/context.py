@@ -15,6 +15,7 @@ import requests
 from bench.config import Sizes
 from bench.kafka_tools import Kafka
 from bench.procs import CpuMeter, services_by_port
+from bench.users import BenchUser, sign_up
 from compose.launcher import StackAddresses
 from compose.polling import wait_until
 from contracts import topics
@@ -35,10 +36,19 @@ class Bench:
     kafka: Kafka = field(init=False)
     services: dict[str, psutil.Process] = field(init=False, default_factory=dict)
     notes: list[str] = field(init=False, default_factory=list)
+    _user: BenchUser | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.kafka = Kafka(self.stack.kafka)
         self.refresh_services()
+
+    @property
+    def user(self) -> BenchUser:
+        """The user every request and every bulk-loaded todo of this session belongs to."""
+        if self._user is None:
+            self._user = sign_up(self.stack.write_url)
+            log.info("bench user %s (id %d)", self._user.username, self._user.user_id)
+        return self._user
 
     def refresh_services(self) -> None:
         """Find (again) each service's process tree from its listening port."""

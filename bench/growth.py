@@ -1,6 +1,7 @@
 """The growth path: the read side's cost at growing read-model sizes, and a walk of the list.
 
-At each size (todos in PostgreSQL, bulk-loaded, projected by CDC until the lag is 0) wrk
+At each size (the bench user's todos in PostgreSQL, bulk-loaded, projected by CDC until the
+lag is 0; the lists are that user's) wrk
 measures the first list page, list pages at random `after` positions, reads by random
 existing id, and the worker's constant view as the baseline, all in the same run. At the walk
 size the whole list is walked page by page and checked against PostgreSQL.
@@ -62,9 +63,11 @@ def _measure(bench: Bench, ids: list[int], low: int, high: int) -> dict[str, Any
 
 def _walk(bench: Bench, limit: int) -> dict[str, Any]:
     conninfo = bench.stack.postgres.conninfo
-    expected = all_ids(conninfo)
+    expected = all_ids(conninfo, bench.user.user_id)
     url = f"{bench.stack.read_url}/api/todos/?limit={limit}"
-    result = walk_and_check(url, expected, timeout_s=bench.sizes.growth_walk_timeout_s)
+    result = walk_and_check(
+        url, expected, timeout_s=bench.sizes.growth_walk_timeout_s, headers=bench.user.headers
+    )
     result["limit"] = limit
     log.info("walk of %d todos: %s, %d pages at %.1f pages/s, pass=%s", len(expected),
              result["status"], result["pages"], result["pages_per_s"] or 0,
@@ -80,9 +83,10 @@ def growth_path(bench: Bench) -> dict[str, Any]:
     for size in sorted(sizes.growth_sizes):
         seeded, projected_s = seed_and_project(bench, size, sizes.growth_seed_timeout_s)
         bench.quiesce()
-        todos = live_count(conninfo)
-        span = id_range(conninfo)
-        ids = sample_ids(conninfo, sizes.read_ids)
+        owner = bench.user.user_id
+        todos = live_count(conninfo, owner)
+        span = id_range(conninfo, owner)
+        ids = sample_ids(conninfo, sizes.read_ids, owner)
         if span is None or not ids:
             raise RuntimeError("PostgreSQL holds no todos after seeding")
         log.info("growth: %d todos (size %d), %d seeded, projected in %.1f s",

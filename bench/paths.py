@@ -11,7 +11,7 @@ from bench.context import Bench, LagSampler
 from bench.procs import rss_snapshot, run_generator
 from bench.stats import run_summary, spread
 from bench.visibility import changelog_topic
-from bench.wrk import post_json_script, run_wrk
+from bench.wrk import authorized, post_json_script, run_wrk
 from contracts import topics
 
 log = logging.getLogger("bench")
@@ -24,19 +24,24 @@ WRITE_BODY = {"title": "bench write", "description": "closed loop", "completed":
 
 
 def write_path(bench: Bench) -> dict[str, Any]:
-    """POST /api/todos/ with wrk at each concurrency vs acks=all produce waits, interleaved."""
+    """POST /api/todos/ with wrk at each concurrency vs acks=all produce waits, interleaved.
+
+    wrk signs in as the bench user (a fresh token per run); the baseline's commands name it.
+    """
     sizes = bench.sizes
     url = f"{bench.stack.write_url}/api/todos/"
-    lua = post_json_script(WRITE_BODY)
+    body = post_json_script(WRITE_BODY)
     result: dict[str, Any] = {"by_clients": {}}
     rss_after: dict[str, Any] | None = None
     for clients in sizes.write_clients:
         api_runs: list[dict[str, Any]] = []
         base_runs: list[dict[str, Any]] = []
         if sizes.write_warmup_s > 0:
+            lua = authorized(body, bench.user.token())
             run_wrk(url, connections=clients, duration_s=sizes.write_warmup_s, lua=lua)
         for run in range(sizes.runs):
             bench.quiesce()
+            lua = authorized(body, bench.user.token())
             meter = bench.cpu_meter()
             meter.start()
             api, gen_cpu = run_wrk(
@@ -60,6 +65,7 @@ def write_path(bench: Bench) -> dict[str, Any]:
                     "duration_s": sizes.write_duration_s,
                     "warmup_s": min(1.0, sizes.write_warmup_s),
                     "pg": asdict(bench.stack.postgres),
+                    "owner_id": bench.user.user_id,
                 },
                 timeout=sizes.write_duration_s + 120,
             )
@@ -123,6 +129,7 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
                 "visible_timeout_s": sizes.e2e_visible_timeout_s,
             },
             timeout=sizes.e2e_duration_s + 2 * sizes.e2e_visible_timeout_s + 120,
+            env=bench.user.child_env(),
         )
     res["services_cpu_cores"] = meter.stop()
     res["generator_cpu"] = cpu
@@ -166,6 +173,7 @@ def _stage_baseline(bench: Bench) -> dict[str, Any]:
                 "interval_s": 0.02,
                 "capture_timeout_s": 15.0,
                 "partitions": bench.kafka.partitions(topics.CHANGES),
+                "owner_id": bench.user.user_id,
             },
             timeout=bench.sizes.stage_samples * 20 + 120,
         )

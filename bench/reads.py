@@ -14,19 +14,19 @@ from bench.context import Bench
 from bench.procs import run_generator
 from bench.seed import Seeded, sample_ids, seed_to
 from bench.stats import run_summary
-from bench.wrk import get_by_id_script, list_after_script, run_wrk, script
+from bench.wrk import authorized, get_by_id_script, list_after_script, run_wrk, script
 from compose.polling import wait_until
 from contracts import topics
-from contracts.stores import READ_MODEL_PAGES, bucket_of
+from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of
 
 log = logging.getLogger("bench")
 
 Target = tuple[str, str]  # (url, wrk Lua script)
 
 
-def _readable(url: str) -> bool:
+def _readable(url: str, headers: dict[str, str]) -> bool:
     try:
-        return requests.get(url, timeout=5).status_code == 200
+        return requests.get(url, headers=headers, timeout=5).status_code == 200
     except requests.RequestException:
         return False
 
@@ -37,8 +37,8 @@ def wait_projected(bench: Bench, last_id: int | None, timeout_s: float) -> float
     if last_id is not None:
         url = f"{bench.stack.read_url}/api/todos/{last_id}/"
         with contextlib.suppress(TimeoutError):  # the lag check below still decides
-            wait_until(lambda: _readable(url), timeout=timeout_s, interval=1.0,
-                       what=f"todo {last_id} readable")  # fmt: skip
+            wait_until(lambda: _readable(url, bench.user.headers()), timeout=timeout_s,
+                       interval=1.0, what=f"todo {last_id} readable")  # fmt: skip
     left = max(10.0, timeout_s - (time.monotonic() - start))
     drained, lags = bench.kafka.wait_drained(
         topics.PIPELINE, timeout=left, group=bench.sizes.pipeline_group
@@ -49,8 +49,8 @@ def wait_projected(bench: Bench, last_id: int | None, timeout_s: float) -> float
 
 
 def seed_and_project(bench: Bench, count: int, timeout_s: float) -> tuple[Seeded, float]:
-    """Bulk-load todos up to `count`, then wait until the read model has them all."""
-    seeded = seed_to(bench.stack.postgres.conninfo, count)
+    """Bulk-load the bench user's todos up to `count`, then wait until the read model has them."""
+    seeded = seed_to(bench.stack.postgres.conninfo, count, bench.user.user_id)
     if seeded.rows:
         log.info("seeded %d todos in %.1f s", seeded.rows, seeded.seconds)
     waited = wait_projected(bench, seeded.last_id, timeout_s)
@@ -77,7 +77,7 @@ def wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(bench.stack.mongo_url)
     try:
         db = client[bench.stack.mongo_db]
-        probes = ((db[READ_MODEL_PAGES], bucket_of(todo_id)),)
+        probes = ((db[READ_MODEL_PAGES], bucket_key(bench.user.user_id, bucket_of(todo_id))),)
 
         def quick() -> bool:
             start = time.monotonic()
@@ -91,13 +91,19 @@ def wait_mongo_idle(bench: Bench, todo_id: int, timeout_s: float) -> None:
         client.close()
 
 
+def with_token(lua: str, bench: Bench) -> str:
+    """A target's script sending the bench user's token (fresh for this run) on every request."""
+    return authorized(lua, bench.user.token())
+
+
 def read_with_wrk(bench: Bench, name: str, run: int, target: Target) -> dict[str, Any]:
     """One wrk run of a read target, with the services' and wrk's own CPU."""
     sizes = bench.sizes
     meter = bench.cpu_meter()
     meter.start()
+    lua = with_token(target[1], bench)
     res, cpu = run_wrk(target[0], connections=sizes.read_clients,
-                       duration_s=sizes.read_duration_s, lua=target[1])  # fmt: skip
+                       duration_s=sizes.read_duration_s, lua=lua)  # fmt: skip
     res["services_cpu_cores"] = meter.stop()
     res["generator_cpu"] = cpu
     log.info("read %s run=%d: %.0f req/s p99 %.1f ms (%d errors), wrk %.2f cores",
@@ -133,7 +139,7 @@ def constant_target(bench: Bench) -> Target | None:
 
 
 def pymongo_bucket_find(bench: Bench, ids: list[int]) -> dict[str, Any]:
-    """Raw PyMongo: find the bucket document of random existing ids, 32 clients, closed loop."""
+    """Raw PyMongo: find the bench user's bucket documents of random ids, closed loop."""
     sizes = bench.sizes
     meter = bench.cpu_meter()
     meter.start()
@@ -143,7 +149,7 @@ def pymongo_bucket_find(bench: Bench, ids: list[int]) -> dict[str, Any]:
             "mongo_url": bench.stack.mongo_url,
             "mongo_db": bench.stack.mongo_db,
             "collection": READ_MODEL_PAGES,
-            "keys": sorted({bucket_of(i) for i in ids}),
+            "keys": sorted({bucket_key(bench.user.user_id, bucket_of(i)) for i in ids}),
             "clients": sizes.read_clients,
             "duration_s": sizes.read_duration_s,
             "warmup_s": min(1.0, sizes.read_duration_s),
@@ -164,7 +170,7 @@ def read_path(bench: Bench) -> dict[str, Any]:
     sizes = bench.sizes
     seed_and_project(bench, sizes.read_ids, sizes.quiesce_timeout_s)
     bench.quiesce()
-    ids = sample_ids(bench.stack.postgres.conninfo, sizes.read_ids)
+    ids = sample_ids(bench.stack.postgres.conninfo, sizes.read_ids, bench.user.user_id)
     if not ids:
         raise RuntimeError("PostgreSQL holds no todos to read")
     # The list runs last in each round: on a layout FerretDB cannot page by index, the list

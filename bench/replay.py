@@ -182,7 +182,7 @@ def _fill_topic(bench: Bench, events: int) -> None:
     missing = events - bench.kafka.message_count(topics.CHANGES)
     if missing <= 0:
         return
-    seeded = bulk_load(bench.stack.postgres.conninfo, missing)
+    seeded = bulk_load(bench.stack.postgres.conninfo, missing, bench.user.user_id)
     log.info("replay: seeded %d todos for %d events", seeded.rows, events)
     wait_until(
         lambda: bench.kafka.message_count(topics.CHANGES) >= events,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -55,19 +55,36 @@ def check_walk(expected: Sequence[int], pages: Sequence[Sequence[int]]) -> WalkC
 
 
 def _get_page(
-    session: requests.Session, url: str, retries: int, wait_s: float
+    session: requests.Session,
+    url: str,
+    retries: int,
+    wait_s: float,
+    headers: Callable[[], dict[str, str]],
 ) -> requests.Response:
     """GET one page, retrying a 503 (the read side shedding load) a few times with backoff."""
     for attempt in range(retries + 1):
-        response = session.get(url, timeout=30)
+        response = session.get(url, headers=headers(), timeout=30)
         if response.status_code != 503 or attempt == retries:
             return response
         time.sleep(wait_s * 2**attempt)
     return response
 
 
-def walk(start_url: str, *, timeout_s: float, retries: int = 3) -> dict[str, Any]:
-    """Follow `Link: rel="next"` from `start_url`; return the pages' ids and the walk's rate."""
+def _no_headers() -> dict[str, str]:
+    return {}
+
+
+def walk(
+    start_url: str,
+    *,
+    timeout_s: float,
+    retries: int = 3,
+    headers: Callable[[], dict[str, str]] = _no_headers,
+) -> dict[str, Any]:
+    """Follow `Link: rel="next"` from `start_url`; return the pages' ids and the walk's rate.
+
+    `headers` is called for every page (a walk can outlive one access token).
+    """
     pages: list[list[int]] = []
     url: str | None = start_url
     status: str = "complete"
@@ -77,7 +94,7 @@ def walk(start_url: str, *, timeout_s: float, retries: int = 3) -> dict[str, Any
             if time.monotonic() - started > timeout_s:
                 status = f"timed out after {timeout_s:.0f}s"
                 break
-            response = _get_page(session, url, retries, 0.5)
+            response = _get_page(session, url, retries, 0.5, headers)
             if response.status_code != 200:
                 status = f"HTTP {response.status_code} at page {len(pages) + 1}"
                 break
@@ -94,8 +111,14 @@ def walk(start_url: str, *, timeout_s: float, retries: int = 3) -> dict[str, Any
     }
 
 
-def walk_and_check(start_url: str, expected: Sequence[int], *, timeout_s: float) -> dict[str, Any]:
+def walk_and_check(
+    start_url: str,
+    expected: Sequence[int],
+    *,
+    timeout_s: float,
+    headers: Callable[[], dict[str, str]] = _no_headers,
+) -> dict[str, Any]:
     """Walk the list and check it against `expected`; the ids themselves are not kept."""
-    done = walk(start_url, timeout_s=timeout_s)
+    done = walk(start_url, timeout_s=timeout_s, headers=headers)
     check = check_walk(expected, done.pop("page_ids"))
     return {**done, "check": asdict(check), "pass": check.ok and done["status"] == "complete"}

@@ -78,6 +78,18 @@ def ensure_wrk() -> str:
     return found
 
 
+AUTHORIZATION = """
+wrk.headers["Authorization"] = "Bearer {TOKEN}"
+"""
+
+
+def authorized(lua: str, token: str) -> str:
+    """`lua` with every request sending `Authorization: Bearer <token>` (wrk.format uses it too)."""
+    if not token.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise GeneratorError("the access token is not a JWT (base64url parts and dots)")
+    return AUTHORIZATION.replace("{TOKEN}", token) + lua
+
+
 def script(body: str) -> str:
     """A wrk Lua script: `body` plus the `done` hook that prints the result as JSON."""
     grid = ", ".join(str(p) for p in CURVE_GRID)

@@ -1,4 +1,10 @@
-"""`python -m compose install|up|down|status|clean|psql`: the native stack's entry points."""
+"""`python -m compose install|up|down|status|clean|psql|token|rotate-key|keys`: the entry points.
+
+`token` prints a fresh access token for the demo user and nothing else on stdout, so
+`TOKEN=$(python -m compose token)` works; `rotate-key` makes a new active signing key;
+`keys --signing DIR --verifying DIR [--rotate]` makes the first (or a new) key pair there and
+`demo-password --file PATH` the demo user's password (the Docker stack's one-shots).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,26 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
+from compose import accounts
 from compose.install import InstallError, install
 from compose.settings import ConfigError, Settings
 from compose.stack import Stack, StackError, format_table
+from contracts import auth
+
+COMMANDS = (
+    "install",
+    "up",
+    "down",
+    "status",
+    "clean",
+    "psql",
+    "token",
+    "rotate-key",
+    "keys",
+    "demo-password",
+)
 
 
 def _psql(settings: Settings) -> int:
@@ -25,15 +47,40 @@ def _psql(settings: Settings) -> int:
     os.execve(psql, [*args, v["POSTGRES_DB"]], env)  # noqa: S606 - replaces this process
 
 
+def _token_hint(settings: Settings) -> str:
+    password = accounts.demo_password_file(settings)
+    return (
+        f"user {accounts.DEMO_USERNAME!r} (password in {password}); get a token with\n"
+        "  TOKEN=$(make -s token)\n"
+        '  curl -H "Authorization: Bearer $TOKEN" '
+        f"http://127.0.0.1:{settings.read_api_port}/api/todos/"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m compose", description=__doc__)
-    parser.add_argument("command", choices=["install", "up", "down", "status", "clean", "psql"])
+    parser.add_argument("command", choices=COMMANDS)
     parser.add_argument(
         "--only",
         help="comma list of services (default: $TODO_EDA_SERVICES, or all)",
         default=None,
     )
+    parser.add_argument("--signing", type=Path, help="keys: the signing key folder")
+    parser.add_argument("--verifying", type=Path, help="keys: the verifying key folder")
+    parser.add_argument("--rotate", action="store_true", help="keys: make a new active key")
+    parser.add_argument("--file", type=Path, help="demo-password: the password file")
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        if args.signing is None or args.verifying is None:
+            parser.error("keys needs --signing DIR and --verifying DIR")
+        make = auth.generate_key if args.rotate else auth.ensure_key
+        print(f"active signing key: {make(args.signing, args.verifying)}")
+        return 0
+    if args.command == "demo-password":
+        if args.file is None:
+            parser.error("demo-password needs --file PATH")
+        print(f"demo password in {accounts.ensure_password_file(args.file)}")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("librdkafka").setLevel(logging.CRITICAL)
     try:
@@ -47,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = stack.up()
             print(format_table(rows))
             print(f"stack ready in {time.monotonic() - started:.1f}s (state: {settings.state_dir})")
+            print(_token_hint(settings))
         elif args.command == "down":
             stack.down()
             print(f"stack stopped; data kept in {settings.state_dir}")
@@ -57,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stack stopped; {settings.state_dir} removed")
         elif args.command == "psql":
             return _psql(settings)
-    except (ConfigError, InstallError, StackError) as exc:
+        elif args.command == "token":
+            print(accounts.issue_token(settings))
+        elif args.command == "rotate-key":
+            kid = accounts.rotate_key(settings)
+            print(f"new active signing key: {kid} (tokens signed with the old keys stay valid)")
+    except (ConfigError, InstallError, StackError, accounts.ManageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compose import kafka, postgres, readiness
-from compose.settings import REPO_ROOT, Settings
+from compose import accounts, kafka, postgres, readiness
+from compose.settings import Settings
 from compose.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -47,29 +45,14 @@ class Service:
 
 def migrate(settings: Settings) -> None:
     """Django migrations (they own the schema); the table must exist before the connector."""
-    log_file = settings.log_file("migrate")
-    with log_file.open("a") as out:
-        result = subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "--noinput"],
-            cwd=REPO_ROOT,
-            env={**_base_env(), **settings.process_env()},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log_file.read_text().splitlines()[-20:])
-        raise RuntimeError(f"migrations failed (see {log_file}):\n{tail}")
-
-
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
+    accounts.manage(settings, "migrate", "--noinput")
 
 
 def postgres_ready_steps(settings: Settings) -> None:
-    """The roles, the database and the schema, once PostgreSQL accepts connections."""
+    """Roles, database, schema and the demo user, once PostgreSQL accepts connections."""
     postgres.bootstrap(settings)
     migrate(settings)
+    accounts.ensure_demo_user(settings)
 
 
 def register_connector(settings: Settings) -> None:

@@ -13,10 +13,15 @@ from contracts import topics
 
 log = logging.getLogger(__name__)
 
+# The users' changes are state (each user's latest `is_active`), read whole by every worker:
+# compaction keeps the topic as small as the user table while keeping each user's last word.
+CONFIGS: dict[str, dict[str, str]] = {topics.USER_CHANGES: {"cleanup.policy": "compact"}}
+
 
 def wanted(settings: Settings) -> dict[str, int]:
     """Topic name -> partition count."""
     wanted = dict.fromkeys(topics.PARTITIONED, settings.partitions)
+    wanted[topics.USER_CHANGES] = settings.partitions  # keyed by user id, like todos by id
     wanted[topics.DEBEZIUM_HEARTBEAT] = 1
     return wanted
 
@@ -42,7 +47,10 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     if not todo:
         return
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in todo.items()],
+        [
+            NewTopic(name, num_partitions=n, replication_factor=1, config=CONFIGS.get(name, {}))
+            for name, n in todo.items()
+        ],
         operation_timeout=timeout,
     )
     for name, future in futures.items():

@@ -60,14 +60,15 @@ class IdBlocks:
         self._conn.close()
 
 
-def create_command(todo_id: int, title: str) -> bytes:
-    """A `create` command for `todo_id`, in the contracts' format."""
+def create_command(todo_id: int, title: str, owner_id: int) -> bytes:
+    """A `create` command for `todo_id` on behalf of `owner_id`, in the contracts' format."""
     return encode_command(
         command_id=uuid.uuid4(),
         todo_id=todo_id,
         operation="create",
         data={"title": title, "description": "bench", "completed": False},
         timestamp=datetime.now(UTC),
+        owner_id=owner_id,
     )
 
 

@@ -19,6 +19,7 @@ import orjson
 from bench.gen.common import emit, now, read_config
 from bench.gen.probe import ChangelogProbe
 from bench.stats import latency_summary, thin
+from bench.users import token_from_env
 from bench.visibility import all_seen, match
 
 
@@ -63,6 +64,8 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
     sample_every = max(1, int(cfg["sample_every"]))
     sample_gap_s = 1.0 / float(cfg["sample_max_rate"])
     body = orjson.dumps({"title": "bench e2e", "description": "open loop", "completed": False})
+    token = token_from_env()  # lives longer than the run (the harness renews it before)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     post_latency: list[float] = []
     accepted: dict[int, float] = {}  # id -> wall-clock s of the 202's arrival
     since_start: dict[int, float] = {}  # id -> monotonic s since t0, for the timeline
@@ -79,6 +82,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
             "max_poll_s": cfg["max_poll_s"],
             "max_rps": cfg["probe_max_rps"],
             "visible_timeout_s": deadline_s,
+            "token": token,
         }
     )
     probe.start()
@@ -90,9 +94,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
             start = now()
             lateness.append(start - t_sched)
             try:
-                async with http.post(
-                    cfg["write_url"], data=body, headers={"Content-Type": "application/json"}
-                ) as resp:
+                async with http.post(cfg["write_url"], data=body, headers=headers) as resp:
                     payload = await resp.read()
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError):

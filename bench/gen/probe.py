@@ -83,7 +83,11 @@ class ChangelogProbe:
         await consumer.start()
         connector = aiohttp.TCPConnector(limit=32)
         timeout = aiohttp.ClientTimeout(total=10)
-        self._http = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        self._http = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {self._cfg['token']}"},
+        )
         try:
             tps = [TopicPartition(self._cfg["topic"], p) for p in self._cfg["partitions"]]
             consumer.assign(tps)

@@ -2,8 +2,9 @@
 
 confluent-kafka, one long-lived producer, `acks=all` and idempotence, murmur2 partitioning;
 each of `clients` threads produces one command and waits for its ack before the next, as a
-write API request does. Ids come from the `todos` sequence, so the worker applies these
-commands exactly as it applies the write API's, and the downstream load is the same.
+write API request does. Ids come from the `todos` sequence and the commands name the bench
+user, so the worker applies them exactly as it applies the write API's, and the downstream
+load is the same.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
         }
     )
     ids = IdBlocks(cfg["pg"])
+    owner = int(cfg["owner_id"])
     stop = threading.Event()
     measuring = threading.Event()
     latencies: list[list[float]] = [[] for _ in range(cfg["clients"])]
@@ -53,10 +55,10 @@ def main() -> None:
             todo_id = ids.next()
             done.clear()
             start = now()
+            value = create_command(todo_id, "bench", owner)
             producer.produce(
-                cfg["topic"], key=encode_todo_key(todo_id), value=create_command(todo_id, "bench"),
-                on_delivery=on_delivery,
-            )  # fmt: skip
+                cfg["topic"], key=encode_todo_key(todo_id), value=value, on_delivery=on_delivery
+            )
             done.wait(30)
             if failed[0] is not None or not done.is_set():
                 errors[0] += 1

@@ -92,9 +92,10 @@ async def pg_and_debezium_stage(cfg: dict[str, Any]) -> dict[str, Any]:
         for _ in range(cfg["samples"]):
             start = now()
             cur = await conn.execute(
-                "INSERT INTO todos (title, description, completed, created_at, updated_at, version)"
-                " VALUES ('bench stage', 'debezium capture delay', false, now(), now(), 1)"
-                " RETURNING id"
+                "INSERT INTO todos (title, description, completed, created_at, updated_at,"
+                " version, owner_id) VALUES ('bench stage', 'debezium capture delay', false,"
+                " now(), now(), 1, %s) RETURNING id",
+                (cfg["owner_id"],),
             )
             row = await cur.fetchone()
             await conn.commit()

@@ -2,7 +2,8 @@
 
 A page counts as working when Swagger UI has rendered the API's operations from the
 served schema, every request the page made stayed on the API's own origin and succeeded,
-and the console logged no error.
+and the console logged no error. Its Authorize button takes a pasted access token, and "Try it
+out" on the list then answers 200 with the caller's todos.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 
 from compose.install import CHROMEDRIVER, CHROMIUM, install_browser
 from tests.support.polling import wait_for
@@ -155,3 +157,74 @@ def test_the_read_api_docs_page_renders_its_operations_from_local_assets(pipelin
 def test_the_write_api_docs_page_renders_its_operations_from_local_assets(pipeline, browser):
     problems = _open_docs(browser, pipeline.cud_url, {"/api/todos/", "/api/todos/{todo_id}/"})
     assert problems == []
+
+
+def _shown(driver: webdriver.Chrome, css: str, within: WebElement | None = None) -> WebElement:
+    """Wait for a visible element matching `css` (inside `within`) and return it."""
+    root = within or driver
+
+    def shown() -> WebElement | None:
+        return next((e for e in root.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()), None)
+
+    return wait_for(shown, timeout=RENDER_TIMEOUT, message=f"{css} shown")
+
+
+def _click(driver: webdriver.Chrome, css: str, within: WebElement | None = None) -> WebElement:
+    """Wait for a visible element matching `css` (inside `within`), click it, return it."""
+    element = _shown(driver, css, within)
+    element.click()
+    return element
+
+
+def _operation(driver: webdriver.Chrome, method: str, path: str) -> WebElement:
+    """The operation block Swagger UI drew for `method path`."""
+
+    def found() -> WebElement | None:
+        for block in driver.find_elements(By.CSS_SELECTOR, f".opblock.opblock-{method}"):
+            paths = block.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+            if paths and paths[0].get_attribute("data-path") == path:
+                return block
+        return None
+
+    return wait_for(found, timeout=RENDER_TIMEOUT, message=f"{method} {path} drawn")
+
+
+def _authorize_and_list(driver: webdriver.Chrome, base_url: str, token: str) -> tuple[str, str]:
+    """Authorize with `token`, try GET /api/todos/ out; return its status and body as shown."""
+    _open_docs(driver, base_url, {"/api/todos/"})
+    _click(driver, ".auth-wrapper .btn.authorize")
+    _shown(driver, ".modal-ux input").send_keys(token)
+    _click(driver, ".modal-ux .auth-btn-wrapper .btn.authorize")
+    _click(driver, ".modal-ux .btn-done, .modal-ux .close-modal")
+    block = _operation(driver, "get", "/api/todos/")
+    _click(driver, ".opblock-summary", within=block)
+    _click(driver, ".try-out__btn", within=block)
+    _click(driver, ".btn.execute", within=block)
+
+    def answered() -> tuple[str, str] | None:
+        cells = block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status"
+        )
+        bodies = block.find_elements(By.CSS_SELECTOR, ".live-responses-table .microlight")
+        if not cells or not cells[0].text.strip():
+            return None
+        return cells[0].text.strip(), " ".join(b.text for b in bodies)
+
+    return wait_for(answered, timeout=RENDER_TIMEOUT, message="the list's live response")
+
+
+@pytest.mark.parametrize("api", ["read", "write"])
+def test_swagger_uis_authorize_takes_a_token_and_the_list_then_answers_200(
+    pipeline, browser, api: str
+):
+    user = pipeline.as_user()  # a user of its own: the first page is all of its todos
+    try:
+        title = f"seen through Swagger UI {api}"
+        todo_id = user.create(title)
+        user.wait_todo(todo_id, lambda todo: True)
+        base_url = user.read_url if api == "read" else user.cud_url
+        status, body = _authorize_and_list(browser, base_url, user.auth.token())
+    finally:
+        user.close()
+    assert status.startswith("200"), (status, body)
+    assert title in body

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_of
+from contracts.stores import BUCKET_SIZE
 from tests.support.polling import wait_for
 
 
@@ -30,8 +30,8 @@ def test_a_listed_todo_updated_or_deleted_by_sql_shows_in_the_next_list(pipeline
     with pipeline.pg() as conn, conn.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO todos (id, title, description, completed, created_at, updated_at,"
-            " version) VALUES (%s, %s, %s, false, now(), now(), 1)",
-            [(i, f"row {i}", f"#{i}") for i in ids],
+            " version, owner_id) VALUES (%s, %s, %s, false, now(), now(), 1, %s)",
+            [(i, f"row {i}", f"#{i}", pipeline.owner_id) for i in ids],
         )
     after = base - 1
     wait_for(
@@ -41,10 +41,8 @@ def test_a_listed_todo_updated_or_deleted_by_sql_shows_in_the_next_list(pipeline
     )
     # The list is answered from the worker's cache: a bucket document changed behind the
     # worker's back (not by its writer) is not what the next list shows.
-    pages = pipeline.mongo_db[READ_MODEL_PAGES]
-    bucket = bucket_of(ids[0])
-    document = pages.find_one({"_id": bucket})
-    assert document is not None
+    pages, document = pipeline.mongo_bucket_of(ids[0])
+    bucket = document["_id"]
     document["todos"][0]["title"] = "behind the worker's back"
     pages.replace_one({"_id": bucket}, document)  # `_v` unchanged: the writer's CAS still holds
     assert _page(pipeline, after, 1000)[0]["title"] == f"row {ids[0]}"

@@ -1,7 +1,8 @@
 """The list through the whole stack: rows written to PostgreSQL reach the pages by CDC.
 
 Rows are written with chosen ids by SQL (gaps wider than a bucket and than a directory group),
-above every id the sequence handed out, and the sequence is moved past them first.
+above every id the sequence handed out, and the sequence is moved past them first; each is
+owned by the pipeline's user, whose list the walks read.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from contracts.stores import (
     BUCKET_SIZE,
     GROUP_SIZE,
     LEGACY_READ_MODEL_COLLECTION,
-    READ_MODEL_DIRECTORY,
-    READ_MODEL_PAGES,
     bucket_of,
 )
 from tests.support.polling import wait_for
@@ -27,11 +26,11 @@ GROUP_SPAN = GROUP_SIZE * BUCKET_SIZE  # ids one directory group covers
 
 
 def _insert(pipeline, ids: Iterable[int], *, completed=lambda i: False, title="row") -> None:
-    rows = [(i, f"{title} {i}", f"#{i}", bool(completed(i))) for i in ids]
+    rows = [(i, f"{title} {i}", f"#{i}", bool(completed(i)), pipeline.owner_id) for i in ids]
     with pipeline.pg() as conn, conn.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO todos (id, title, description, completed, created_at, updated_at,"
-            " version) VALUES (%s, %s, %s, %s, now(), now(), 1)",
+            " version, owner_id) VALUES (%s, %s, %s, %s, now(), now(), 1, %s)",
             rows,
         )
 
@@ -39,12 +38,6 @@ def _insert(pipeline, ids: Iterable[int], *, completed=lambda i: False, title="r
 def _delete(pipeline, ids: Iterable[int]) -> None:
     with pipeline.pg() as conn:
         conn.execute("DELETE FROM todos WHERE id = ANY(%s)", (list(ids),))
-
-
-def _pg_ids(pipeline, completed: bool | None = None) -> list[int]:
-    where = "" if completed is None else f"WHERE completed = {str(completed).lower()}"
-    with pipeline.pg() as conn:
-        return [r[0] for r in conn.execute(f"SELECT id FROM todos {where} ORDER BY id")]
 
 
 def _walk(pipeline, limit: int, completed: bool | None = None) -> tuple[list[int], int]:
@@ -66,7 +59,7 @@ def _walk(pipeline, limit: int, completed: bool | None = None) -> tuple[list[int
 
 def _walk_matches_postgres(pipeline):
     def probe() -> list[int] | None:
-        expected = _pg_ids(pipeline)
+        expected = pipeline.pg_ids()
         return expected if _walk(pipeline, 1000)[0] == expected else None
 
     return probe
@@ -90,10 +83,10 @@ def test_paging_through_sparse_buckets_returns_every_live_todo_once_in_order(pip
         assert walked == expected, limit
         assert pages >= len(expected) // limit
     for completed in (True, False):
-        assert _walk(pipeline, 7, completed)[0] == _pg_ids(pipeline, completed)
-    # The bucket whose rows were all deleted stays in the directory and reads as empty.
-    bucket = pipeline.mongo_db[READ_MODEL_PAGES].find_one({"_id": bucket_of(base + 300)})
-    assert bucket is not None and bucket["todos"] == [] and len(bucket["positions"]) == 3
+        assert _walk(pipeline, 7, completed)[0] == pipeline.pg_ids(completed)
+    # The bucket whose rows were all deleted stays and reads as empty.
+    _, bucket = pipeline.mongo_bucket_of(base + 300)
+    assert bucket["todos"] == [] and len(bucket["positions"]) == 3
     # The seed's call: the first page, no parameters.
     first = pipeline.read("/todos/")
     assert first.status_code == 200 and [t["id"] for t in first.json()] == expected[:100]
@@ -122,8 +115,9 @@ def test_a_walk_during_writes_returns_the_todos_live_throughout_once_in_order(pi
                 else:
                     conn.execute(
                         "INSERT INTO todos (id, title, description, completed, created_at,"
-                        " updated_at, version) VALUES (%s, 'churn', '', false, now(), now(), 1)",
-                        (odd,),
+                        " updated_at, version, owner_id)"
+                        " VALUES (%s, 'churn', '', false, now(), now(), 1, %s)",
+                        (odd, pipeline.owner_id),
                     )
                     churned.append(odd)
                 conn.execute(
@@ -156,8 +150,7 @@ def test_a_redelivered_change_leaves_its_bucket_document_unchanged(pipeline):
     partitions = {int(r.key()): r.partition() for r in records if int(r.key()) in ids}
     todo = ids[0]
     marker = next(i for i in ids[1:] if partitions[i] == partitions[todo])
-    pages = pipeline.mongo_db[READ_MODEL_PAGES]
-    before = pages.find_one({"_id": bucket_of(todo)})
+    pages, before = pipeline.mongo_bucket_of(todo)
     for record in records:
         if int(record.key()) == todo:
             pipeline.produce("postgres.public.todos", record.key(), record.value())
@@ -165,7 +158,7 @@ def test_a_redelivered_change_leaves_its_bucket_document_unchanged(pipeline):
     with pipeline.pg() as conn:
         conn.execute("UPDATE todos SET title = 'marker', version = 2 WHERE id = %s", (marker,))
     pipeline.wait_todo(marker, lambda t: t["title"] == "marker")
-    assert pages.find_one({"_id": bucket_of(todo)}) == before
+    assert pages.find_one({"_id": before["_id"]}) == before
 
 
 def _legacy_document(todo: dict[str, Any], lsn: int) -> dict[str, Any]:
@@ -181,8 +174,8 @@ def test_a_read_model_in_the_per_todo_layout_is_rebuilt_as_pages_on_upgrade(pipe
     live = {t["id"]: t for t in pipeline.list_all()}
     stack.stop("streams")
     database = pipeline.mongo_db
-    database.drop_collection(READ_MODEL_PAGES)
-    database.drop_collection(READ_MODEL_DIRECTORY)
+    for name in database.list_collection_names():  # whatever the current layout's names
+        database.drop_collection(name)
     legacy = database[LEGACY_READ_MODEL_COLLECTION]
     legacy.insert_many([_legacy_document(todo, 1) for todo in live.values()])
     # Only in the old collection: the rebuild reads the table, so this must not come back.

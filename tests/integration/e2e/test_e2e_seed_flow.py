@@ -38,7 +38,7 @@ def test_post_put_patch_delete_show_on_the_read_api(pipeline):
     pipeline.write("PATCH", f"/api/todos/{todo_id}/", {"completed": True})
     patched = pipeline.wait_todo(todo_id, lambda t: t["completed"] is True)
     assert patched["description"] == "Master EDA"
-    done = pipeline.read("/api/todos/?completed=true&limit=1000").json()
+    done = pipeline.list_all("completed=true")
     assert todo_id in {t["id"] for t in done}
 
     pipeline.write("DELETE", f"/api/todos/{todo_id}/")

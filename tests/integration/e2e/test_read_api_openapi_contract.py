@@ -46,9 +46,14 @@ def test_the_served_document_is_the_one_the_code_builds(pipeline: Any):
     assert response.json() == build_document()
 
 
+def _bearer(pipeline: Any) -> dict[str, str]:
+    """The pipeline user's Authorization header, with a token valid for a while yet."""
+    return {"Authorization": f"Bearer {pipeline.auth.token()}"}
+
+
 @pytest.mark.parametrize(("path", "mode"), RUNS)
 def test_generated_requests_get_the_documented_answers(
-    read_api_schema: OpenApiSchema, path: str, mode: GenerationMode
+    pipeline: Any, read_api_schema: OpenApiSchema, path: str, mode: GenerationMode
 ):
     operation = read_api_schema[path]["GET"]
 
@@ -57,7 +62,7 @@ def test_generated_requests_get_the_documented_answers(
     @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None)
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     def check(case: Any) -> None:
-        case.call_and_validate()
+        case.call_and_validate(headers=_bearer(pipeline))
 
     check()
 
@@ -68,10 +73,12 @@ def test_stored_todos_and_the_next_link_conform(pipeline: Any, read_api_schema: 
         pipeline.wait_todo(todo_id, lambda body: True)
     detail = read_api_schema["/api/todos/{id}/"]["GET"]
     for todo_id in ids:
-        response = detail.Case(path_parameters={"id": todo_id}).call_and_validate()
+        case = detail.Case(path_parameters={"id": todo_id})
+        response = case.call_and_validate(headers=_bearer(pipeline))
         assert response.status_code == 200
     listing = read_api_schema["/api/todos/"]["GET"]
-    response = listing.Case(query={"limit": 1, "after": ids[0] - 1}).call_and_validate()
+    case = listing.Case(query={"limit": 1, "after": ids[0] - 1})
+    response = case.call_and_validate(headers=_bearer(pipeline))
     assert response.status_code == 200
     assert [link.endswith('rel="next"') for link in response.headers["link"]] == [True]
     assert [todo["id"] for todo in response.json()] == [ids[0]]

@@ -30,6 +30,14 @@ def superuser_db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
+@pytest.fixture
+def demo_id(app_db: psycopg.Connection[Any]) -> int:
+    """The id of the demo user every stack creates after its migrations (rows need an owner)."""
+    row = app_db.execute("SELECT id FROM auth_user WHERE username = 'demo'").fetchone()
+    assert row is not None, "the stack has no demo user"
+    return int(row[0])
+
+
 Collect = Callable[[Callable[[list[Message]], bool], float], list[Message]]
 
 

@@ -42,11 +42,12 @@ def test_insert_update_delete_arrive_as_c_u_d_keyed_by_the_plain_id(
     stack: IsolatedStack,
     app_db: psycopg.Connection[Any],
     topic_reader: Callable[[str], Collect],
+    demo_id: int,
 ) -> None:
     needs(stack, "postgres", "kafka", "connect")
     collect = topic_reader(CDC_TOPIC)
     row = app_db.execute(
-        "INSERT INTO todos (title) VALUES (%s) RETURNING id", ("smoke: cdc",)
+        "INSERT INTO todos (title, owner_id) VALUES (%s, %s) RETURNING id", ("smoke: cdc", demo_id)
     ).fetchone()
     assert row is not None
     todo_id = row[0]
@@ -59,7 +60,7 @@ def test_insert_update_delete_arrive_as_c_u_d_keyed_by_the_plain_id(
     assert _ops(messages, key) == ["c", "u", "d", None]  # None: the tombstone after the delete
     created = next(m for m in messages if m.key() == key)
     after = json.loads(created.value() or b"null")["after"]
-    assert (after["id"], after["title"]) == (todo_id, "smoke: cdc")
+    assert (after["id"], after["title"], after["owner_id"]) == (todo_id, "smoke: cdc", demo_id)
     assert {m.partition() for m in messages if m.key() == key} == {created.partition()}
 
 
@@ -68,11 +69,13 @@ def test_a_row_that_existed_before_the_connector_arrives_as_snapshot_r(
     app_db: psycopg.Connection[Any],
     superuser_db: psycopg.Connection[Any],
     topic_reader: Callable[[str], Collect],
+    demo_id: int,
 ) -> None:
     """A second connector with its own slot, publication and topic prefix snapshots the table."""
     needs(stack, "postgres", "kafka", "connect")
     row = app_db.execute(
-        "INSERT INTO todos (title) VALUES (%s) RETURNING id", ("smoke: snapshot",)
+        "INSERT INTO todos (title, owner_id) VALUES (%s, %s) RETURNING id",
+        ("smoke: snapshot", demo_id),
     ).fetchone()
     assert row is not None
     todo_id = row[0]

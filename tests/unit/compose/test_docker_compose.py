@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from compose.settings import STACK_VARIABLES
+from contracts import auth
 from contracts import topics as contract_topics
 from contracts.environment import DEFAULTS
 
@@ -36,10 +37,25 @@ TOPICS = contract_topics.PARTITIONED
 # The variable names every process may be given: the shared ones and the per-stack ones.
 CONTRACT = set(DEFAULTS) | set(STACK_VARIABLES)
 PASSWORDS = ("POSTGRES_PASSWORD", "DEBEZIUM_PG_PASSWORD")
-ONE_SHOTS = {"topics", "migrate", "register-connector"}
+ONE_SHOTS = {"topics", "migrate", "register-connector", "keys"}
 APP_SERVICES = {"cud_api", "streams", "migrate"}
+SIGNING, VERIFYING = auth.SIGNING_KEYS_DIR_VARIABLE, auth.VERIFYING_KEYS_DIR_VARIABLE
+# The write API's token and sign-up settings, passed through from the shell when set.
+CUD_API_AUTH_SETTINGS = {
+    "CUD_API_ACCESS_TOKEN_MINUTES",
+    "CUD_API_REFRESH_TOKEN_HOURS",
+    "CUD_API_REGISTRATION",
+    "CUD_API_LOGIN_FAILURES_RATE",
+    "CUD_API_USER_CACHE_SECONDS",
+}
 # Not shared contract variables, but part of how the app is started in a container.
-APP_EXTRA_VARIABLES = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOWED_HOSTS"}
+APP_EXTRA_VARIABLES = {
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOWED_HOSTS",
+    SIGNING,
+    VERIFYING,
+    *CUD_API_AUTH_SETTINGS,
+}
 # What each app service must be given: the default (localhost, a generated key) is wrong there.
 REQUIRED_APP_VARIABLES = {
     "cud_api": {
@@ -51,6 +67,9 @@ REQUIRED_APP_VARIABLES = {
         "POSTGRES_PASSWORD",
         "DJANGO_SECRET_KEY",
         "DJANGO_SETTINGS_MODULE",
+        SIGNING,
+        VERIFYING,
+        *CUD_API_AUTH_SETTINGS,
     },
     "migrate": {
         "POSTGRES_HOST",
@@ -71,6 +90,7 @@ REQUIRED_APP_VARIABLES = {
         "MONGO_DB",
         "TOPIC_PARTITIONS",
         "FAUST_DATA_DIR",
+        VERIFYING,
     },
 }
 # Which services run the code of which package (for the scan of variables the code reads).
@@ -571,7 +591,7 @@ def test_app_services_share_one_image_built_from_the_repository(services: dict[s
         for name, service in services.items()
         if "build" in service
     }
-    assert set(builds) == APP_SERVICES | {"register-connector", "topics"}
+    assert set(builds) == APP_SERVICES | {"register-connector", "topics", "keys"}
     assert len(set(builds.values())) == 1, builds
     build = services["cud_api"]["build"]
     context = (COMPOSE_DIR / build["context"]).resolve()
@@ -592,7 +612,10 @@ def test_app_commands_are_the_native_process_commands(services: dict[str, Any]) 
     words = command_words(services["cud_api"])
     assert words[words.index("--worker-class") + 1] == "gthread"
     assert command_words(services["streams"])[:4] == ["faust", "-A", "streams.worker", "worker"]
-    assert command_words(services["migrate"]) == ["python", "-m", "django", "migrate", "--noinput"]
+    words = command_words(services["migrate"])
+    assert words[:2] == ["sh", "-c"] and len(words) == 3
+    steps = [shlex.split(step) for step in words[2].split("&&")]
+    assert steps[0] == ["python", "-m", "django", "migrate", "--noinput"]
     for name in APP_SERVICES:
         env = environment(services[name])
         assert env["DJANGO_SETTINGS_MODULE"] == "cud_api.config.settings", name
@@ -726,6 +749,124 @@ def test_register_connector_exits_non_zero_when_a_task_fails(
     result = run_registration(services, url, connector_file(services))
     assert result.returncode != 0
     assert "FAILED" in result.stdout + result.stderr
+
+
+# --- token keys and the demo user --------------------------------------------------------------
+
+
+def mounts(service: Mapping[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """A service's volumes: container path -> (volume name or host path, options)."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        source, target, *options = str(volume).split(":")
+        found[target] = (source, options)
+    return found
+
+
+def run_cli(words: list[str], replace: Mapping[str, Path]) -> None:
+    """Run a `python -m compose ...` command line in-process, container paths replaced."""
+    from compose.cli import main
+
+    assert words[:3] == ["python", "-m", "compose"], words
+    args = [str(replace.get(word, word)) for word in words[3:]]
+    assert main(args) == 0
+
+
+def test_streams_mounts_only_the_public_keys_read_only(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    streams = services["streams"]
+    env = environment(streams)
+    assert SIGNING not in env
+    source, options = mounts(streams)[env[VERIFYING]]
+    assert options == ["ro"]
+    signing_volume = mounts(services["cud_api"])[environment(services["cud_api"])[SIGNING]][0]
+    assert signing_volume in compose["volumes"]
+    assert signing_volume not in {src for src, _ in mounts(streams).values()}
+    assert source in compose["volumes"] and source != signing_volume
+    # Only the write API (and the one-shot that makes the keys) ever sees the private keys.
+    for name, service in services.items():
+        if name not in ("cud_api", "keys"):
+            assert signing_volume not in {src for src, _ in mounts(service).values()}, name
+            assert SIGNING not in environment(service), name
+
+
+def test_the_write_api_reads_both_key_volumes_where_its_variables_point(
+    services: dict[str, Any],
+) -> None:
+    cud_api, keys = services["cud_api"], services["keys"]
+    env = environment(cud_api)
+    words = command_words(keys)
+    written = {
+        SIGNING: words[words.index("--signing") + 1],
+        VERIFYING: words[words.index("--verifying") + 1],
+    }
+    for variable, keys_path in written.items():
+        volume, options = mounts(cud_api)[env[variable]]
+        assert options == ["ro"], variable
+        assert mounts(keys)[keys_path] == (volume, []), f"keys does not write {volume} read-write"
+    assert environment(services["streams"])[VERIFYING] == env[VERIFYING]
+    for name in ("cud_api", "streams"):
+        assert services[name]["depends_on"]["keys"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_the_keys_one_shot_makes_one_key_pair_and_keeps_it(
+    services: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = command_words(services["keys"])
+    signing, verifying = tmp_path / "signing", tmp_path / "verifying"
+    paths = {
+        words[words.index("--signing") + 1]: signing,
+        words[words.index("--verifying") + 1]: verifying,
+    }
+    run_cli(words, paths)
+    kid = auth.load_signing_key(signing).kid
+    assert set(auth.load_verifying_keys(verifying)) == {kid}
+    assert (signing.stat().st_mode & 0o777) == 0o700
+    run_cli(words, paths)  # every `docker compose up` runs it again
+    assert auth.load_signing_key(signing).kid == kid
+    run_cli([*words, "--rotate"], paths)  # the rotation the compose file's header shows
+    rotated = auth.load_signing_key(signing).kid
+    assert rotated != kid and set(auth.load_verifying_keys(verifying)) == {kid, rotated}
+    assert kid in capsys.readouterr().out
+
+
+def test_the_migrate_step_ensures_the_demo_user_with_a_password_made_once(
+    compose: dict[str, Any], services: dict[str, Any], tmp_path: Path
+) -> None:
+    migrate = services["migrate"]
+    steps = [shlex.split(step) for step in command_words(migrate)[2].split("&&")]
+    assert len(steps) == 3
+    password_step, user_step = steps[1], steps[2]
+    assert password_step[:4] == ["python", "-m", "compose", "demo-password"]
+    password_file = password_step[password_step.index("--file") + 1]
+    assert user_step == [
+        "python",
+        "-m",
+        "django",
+        "ensure_demo_user",
+        "--password-file",
+        password_file,
+    ]
+    folder = str(Path(password_file).parent)
+    volume, options = mounts(migrate)[folder]
+    assert volume in compose["volumes"] and options == []
+    local = tmp_path / "secrets" / "demo_password"
+    run_cli(password_step, {password_file: local})
+    password = local.read_text()
+    assert (local.stat().st_mode & 0o777) == 0o600 and len(password.strip()) >= 20
+    run_cli(password_step, {password_file: local})
+    assert local.read_text() == password
+
+
+def test_the_image_makes_the_key_and_secret_mount_points_private_to_its_user() -> None:
+    text = (COMPOSE_DIR / "Dockerfile").read_text()
+    for folder in ("/keys/signing", "/keys/verifying", "/secrets"):
+        assert folder in text, folder
+    assert re.search(r"chmod 700 /keys/signing /secrets", text)
+    assert re.search(r"chown -R app:app [^\n]*/keys", text)
 
 
 # --- docker compose itself, where it exists ---------------------------------------------------
