@@ -28,6 +28,9 @@ LOCK_ROWS = """
 SELECT id, title, description, completed, created_at, updated_at, version, owner_id
 FROM todos WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE
 """
+# The owners of the batch's creates that exist, held (KEY SHARE) so none is deleted before
+# COMMIT: a create for a user deleted since the write API checked the token is rejected.
+LOCK_OWNERS = "SELECT id FROM auth_user WHERE id = ANY(%s::bigint[]) FOR KEY SHARE"
 # An update never changes the owner (only the admin reassigns a todo), so it is not set.
 # One statement per kind of write and batch, each row's values in parallel arrays: the
 # statement count of a batch does not grow with its size (docs/decisions/command-batch-sql.md).
@@ -86,10 +89,11 @@ class CommandStore:
         if not commands:
             return BatchOutcome()
         todo_ids = sorted({c.todo_id for c in commands})
+        creators = sorted({c.owner_id for c in commands if c.operation == "create"})
         # Pipeline mode: BEGIN, the claim and the lock go in one round trip, the writes and
         # COMMIT in a second one.
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            claim, lock = conn.cursor(), conn.cursor()
+            claim, lock, owners = conn.cursor(), conn.cursor(), conn.cursor()
             await claim.execute(
                 CLAIM_COMMANDS,
                 (
@@ -102,9 +106,11 @@ class CommandStore:
             # Every todo of the batch is locked, also those only a duplicate names: cheaper
             # than a round trip to learn which commands are fresh first.
             await lock.execute(LOCK_ROWS, (todo_ids,))
+            await owners.execute(LOCK_OWNERS, (creators,))
             fresh = [row[0] for row in await claim.fetchall()]
             rows = _rows(await lock.fetchall())
-            plan = plan_batch(rows, commands, fresh)
+            existing = {int(row[0]) for row in await owners.fetchall()}
+            plan = plan_batch(rows, commands, fresh, owners=existing)
             await _write(claim, plan)
         return BatchOutcome(
             applied=plan.applied, rejected=len(plan.rejections), duplicates=plan.duplicates

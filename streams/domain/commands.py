@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
@@ -105,14 +106,19 @@ class BatchPlan:
 
 
 def plan_batch(
-    rows: Mapping[int, Todo], commands: Iterable[TodoCommand], fresh: Iterable[UUID]
+    rows: Mapping[int, Todo],
+    commands: Iterable[TodoCommand],
+    fresh: Iterable[UUID],
+    *,
+    owners: AbstractSet[int] | None = None,
 ) -> BatchPlan:
     """Decide each fresh command in order against the rows it leaves; return the net writes.
 
     `rows` are the batch's rows as they were before it; a command whose id is not in `fresh`
     (claimed before, or repeated within the batch) is a duplicate and changes nothing. Each
     todo gets at most one write: the row the batch's last command leaves (created and
-    deleted within the batch: none).
+    deleted within the batch: none). `owners`: the users that exist (None: not checked); a
+    create for any other is rejected, not left to the foreign key.
     """
     plan = BatchPlan()
     unclaimed = set(fresh)
@@ -123,6 +129,10 @@ def plan_batch(
             plan.duplicates += 1
             continue
         unclaimed.discard(command.command_id)  # a repeat inside the batch is a duplicate
+        if command.operation == "create" and owners is not None and command.owner_id not in owners:
+            # A user deleted after the write API checked the token.
+            plan.rejections.append((command.command_id, f"user {command.owner_id} does not exist"))
+            continue
         decision = apply_command(current.get(command.todo_id), command)
         if isinstance(decision, Reject):
             plan.rejections.append((command.command_id, decision.reason))

@@ -4,9 +4,6 @@ Each batch is applied by `CommandStore.apply_batch` as the agent does; the tests
 `todos` and `todo_commands` and check what each command did: order within the batch,
 rejections recorded, redeliveries skipped by command id, poison rolled back whole, row locks,
 and a command of another user than the row's owner refused like a missing row.
-
-The owner columns come with the write API's migration; until it is on this branch the
-`owners` fixture adds them (nullable, no foreign key) when they are missing.
 """
 
 from __future__ import annotations
@@ -66,8 +63,6 @@ def db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def owners(db: psycopg.Connection[Any]) -> Iterator[list[int]]:
     """Two Django users for the commands to belong to (rows of `auth_user`, by SQL)."""
-    db.execute("ALTER TABLE todos ADD COLUMN IF NOT EXISTS owner_id bigint")
-    db.execute("ALTER TABLE todo_commands ADD COLUMN IF NOT EXISTS owner_id bigint")
     OWNERS[:] = [
         row[0]
         for row in db.execute(
@@ -292,3 +287,27 @@ async def test_another_users_update_and_delete_are_refused_and_leave_the_row_as_
     assert await store.apply_batch([cmd(todo, "update", 3, owner=0, completed=True)]) == (
         BatchOutcome(applied=1)
     )
+
+
+async def test_a_create_for_a_user_that_no_longer_exists_is_rejected_not_dead_lettered(store, db):
+    gone = db.execute(
+        "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name, email,"
+        " is_staff, is_active, date_joined) VALUES (%s, '!', false, '', '', '', false, true, now())"
+        " RETURNING id",
+        [f"gone-{uuid.uuid4().hex[:12]}"],
+    ).fetchone()[0]
+    db.execute("DELETE FROM auth_user WHERE id = %s", [gone])
+    todo, kept = new_id(), new_id()
+    orphan = TodoCommand(
+        command_id=uuid.uuid4(),
+        todo_id=todo,
+        operation="create",
+        timestamp=T0,
+        owner_id=gone,
+        data={"title": "nobody's"},
+    )
+    mine = cmd(kept, "create", title="mine")
+    # The rest of the batch still applies: the foreign key never gets to refuse the batch.
+    assert await store.apply_batch([orphan, mine]) == BatchOutcome(applied=1, rejected=1)
+    assert row_of(db, todo) is None and row_of(db, kept) is not None
+    assert records(db, orphan) == [("rejected", f"user {gone} does not exist")]

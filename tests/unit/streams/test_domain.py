@@ -98,6 +98,16 @@ def test_a_create_gives_the_row_the_commands_owner_and_an_update_keeps_it():
     assert isinstance(decision, Update) and decision.row.owner_id == OWNER
 
 
+def test_a_create_for_an_owner_that_does_not_exist_is_rejected_and_the_rest_applies():
+    orphan = _command(owner_id=OTHER)
+    other_todo = decode_command(b"43", command_bytes(todo_id=43))
+    plan = plan_batch(
+        {}, [orphan, other_todo], [orphan.command_id, other_todo.command_id], owners={OWNER}
+    )
+    assert plan.rejections == [(orphan.command_id, f"user {OTHER} does not exist")]
+    assert [todo.id for todo in plan.inserts] == [43] and plan.applied == 1
+
+
 def test_another_users_update_or_delete_gets_the_answer_of_a_missing_todo():
     for operation in ("update", "delete"):
         theirs = apply_command(_created(), _command(operation, data={}, owner_id=OTHER))
