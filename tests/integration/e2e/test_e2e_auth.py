@@ -442,13 +442,21 @@ def test_a_well_formed_token_of_this_stack_is_accepted_on_both_apis(
         assert response.status_code == 200, response.text
 
 
+# Requests per API per probe: each API runs several processes (gunicorn workers, each with
+# its own short user cache), and every one of them must refuse.
+PROBE_REQUESTS = 20
+
+
 def _refused_everywhere(user: Pipeline, headers: dict[str, str]) -> Callable[[], bool]:
     def probe() -> bool:
         codes = {
-            base: requests.get(f"{base}/api/todos/", headers=headers, timeout=10).status_code
+            base: {
+                requests.get(f"{base}/api/todos/", headers=headers, timeout=10).status_code
+                for _ in range(PROBE_REQUESTS)
+            }
             for base in (user.read_url, user.cud_url)
         }
-        if set(codes.values()) != {401}:
+        if any(answers != {401} for answers in codes.values()):
             raise AssertionError(f"answers {codes}")  # the timeout's message shows the last
         return True
 

@@ -118,6 +118,10 @@ def test_a_rotated_key_signs_new_tokens_and_the_old_tokens_stay_valid_on_both_ap
     assert stat.S_IMODE((signing / f"{new_kid}{auth.KEY_SUFFIX}").stat().st_mode) == 0o600
     new_token = accounts.issue_token(stack.settings)
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid
+    # The running write API signs with the new key too, without a restart.
+    password = accounts.demo_password_file(stack.settings).read_text().strip()
+    signed_in, _ = obtain_tokens(stack.addresses.write_url, "demo", password)
+    assert jwt.get_unverified_header(signed_in)["kid"] == new_kid
     for base in (stack.addresses.write_url, stack.addresses.read_url):
         for token in (old_token, new_token):
             # Each API reads the verifying folder again when it meets the new kid.

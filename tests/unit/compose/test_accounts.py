@@ -143,3 +143,10 @@ def test_the_rotate_key_command_rotates_the_stacks_key(
 def test_the_keys_command_needs_both_folders(tmp_path: Path):
     with pytest.raises(SystemExit):
         cli.main(["keys", "--signing", str(tmp_path / "s")])
+
+
+def test_up_tells_where_the_demo_password_is_and_how_to_get_a_token(settings: Settings):
+    hint = cli._token_hint(settings)
+    assert str(accounts.demo_password_file(settings)) in hint
+    assert "TOKEN=$(make -s token)" in hint
+    assert f"http://127.0.0.1:{settings.read_api_port}/api/todos/" in hint
