@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 # An unknown kid makes the folder be read again (a key added by a rotation), at most this often,
 # so tokens with made-up kids cannot make every request read the disk.
 _RELOAD_INTERVAL_SECONDS = 1.0
+# Known keys are also read again this often, so a public key deleted from the folder (a revoked
+# key) stops verifying without a restart.
+_REFRESH_SECONDS = 30.0
 # Claims a token must carry; simplejwt adds `jti` and `token_type` and checks them itself.
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", auth.USER_ID_CLAIM]
 # A token verified once is trusted for this long (never past its `exp`) without verifying its
@@ -92,7 +95,10 @@ class KidTokenBackend(TokenBackend):
         """Return the public key with this id; TokenBackendError for an unknown or missing kid."""
         if not isinstance(kid, str) or not kid:
             raise TokenBackendError("Token has no key id (kid)")
-        key = self._verifying.get(kid) or self._reload_verifying().get(kid)
+        known = self._verifying
+        if time.monotonic() - self._loaded_at >= _REFRESH_SECONDS:
+            known = self._reload_verifying()
+        key = known.get(kid) or self._reload_verifying().get(kid)
         if key is None:
             raise TokenBackendError("Token is signed with an unknown key id")
         return key

@@ -228,3 +228,23 @@ def test_a_verified_token_is_not_verified_again_until_it_expires(tmp_path, monke
     monkeypatch.setattr(backend_module.time, "time", lambda: now + 31)
     with pytest.raises(TokenBackendExpiredToken):
         backend.decode(token)
+
+
+def test_a_public_key_deleted_from_the_folder_stops_verifying_without_a_restart(
+    tmp_path, monkeypatch
+):
+    from cud_api.accounts import backend as backend_module
+
+    signing, verifying = tmp_path / "signing", tmp_path / "verifying"
+    old = auth.generate_key(signing, verifying)
+    backend = KidTokenBackend(signing_dir=signing, verifying_dir=verifying)
+    now = int(time.time())
+    old_token = backend.encode(claims(iat=now, exp=now + 600))
+    auth.generate_key(signing, verifying)
+    assert backend.decode(old_token)["user_id"] == str(ALICE_ID)
+    (verifying / f"{old}.pem").unlink()  # revoked
+    clock = time.monotonic()
+    # Past the refresh interval and the verified-token memory, the old kid is unknown.
+    monkeypatch.setattr(backend_module.time, "monotonic", lambda: clock + 61)
+    with pytest.raises(TokenBackendError, match="unknown key id"):
+        backend.decode(old_token)
