@@ -17,6 +17,7 @@ from streams.domain import Projection
 from streams.read_model import ReadModel
 from streams.read_model.store import UPDATE_CHUNK
 from tests.integration.conftest import needs
+from tests.support.read_model import walk_ids
 
 OWNER = 7
 
@@ -51,19 +52,6 @@ async def read_model(database: str) -> AsyncIterator[ReadModel]:
     await model.open()
     yield model
     await model.close()
-
-
-async def _walk(
-    model: ReadModel, limit: int, completed: bool | None = None, owner: int = OWNER
-) -> list[int]:
-    ids: list[int] = []
-    after: int | None = None
-    while True:
-        page = await model.list_page(owner_id=owner, completed=completed, after=after, limit=limit)
-        ids.extend(t["id"] for t in page.todos)
-        if page.next_after is None:
-            return ids
-        after = page.next_after
 
 
 async def test_the_servers_write_semantics_the_store_relies_on(read_model):
@@ -108,10 +96,14 @@ async def test_pages_list_live_todos_in_id_order_across_buckets_and_filter_compl
     page = await read_model.list_page(owner_id=OWNER, completed=None, after=None, limit=100)
     assert [t["id"] for t in page.todos] == live and page.next_after is None
     assert page.todos[1] == Todo(2, "#2", completed=True, version=1).to_json()
-    assert await _walk(read_model, 100, owner=OWNER + 1) == []
-    assert await _walk(read_model, 1) == live
-    assert await _walk(read_model, 3, completed=True) == [i for i in live if i % 2 == 0]
-    assert await _walk(read_model, 3, completed=False) == [i for i in live if i % 2 == 1]
+    assert await walk_ids(read_model, owner=OWNER + 1, limit=100) == []
+    assert await walk_ids(read_model, owner=OWNER, limit=1) == live
+    assert await walk_ids(read_model, owner=OWNER, limit=3, completed=True) == [
+        i for i in live if i % 2 == 0
+    ]
+    assert await walk_ids(read_model, owner=OWNER, limit=3, completed=False) == [
+        i for i in live if i % 2 == 1
+    ]
 
 
 async def test_a_redelivered_batch_leaves_every_document_as_it_was(read_model, database):
@@ -144,8 +136,8 @@ async def test_a_worker_with_a_stale_cache_loses_the_compare_and_set_and_merges_
             await writer.write({n % 3 + 1: _projection(n % 3 + 1, 10 + n, f"v{n}")})
         await read_model.write({201: _projection(201, 1)})
         expected = [1, 2, 3, 200, 201]
-        assert await _walk(read_model, 2) == expected
-        assert await _walk(other, 100) == expected
+        assert await walk_ids(read_model, owner=OWNER, limit=2) == expected
+        assert await walk_ids(other, owner=OWNER, limit=100) == expected
     finally:
         await other.close()
     page = await read_model.list_page(owner_id=OWNER, completed=None, after=None, limit=3)
@@ -162,4 +154,4 @@ async def test_the_writes_of_one_worker_never_race_each_other(read_model):
         for n in range(12)
     ]
     await asyncio.gather(*rounds)
-    assert await _walk(read_model, 4) == [1, 2, 3, 4, 5, *range(200, 212)]
+    assert await walk_ids(read_model, owner=OWNER, limit=4) == [1, 2, 3, 4, 5, *range(200, 212)]

@@ -26,6 +26,7 @@ from contracts.stores import (
 from streams.read_model import ReadModel
 from tests.integration.conftest import needs
 from tests.support.polling import async_wait_for
+from tests.support.read_model import walk_ids
 
 SERVICES = ("postgres", "kafka", "connect", "ferretdb", "streams")
 
@@ -92,21 +93,10 @@ def pg_ids(pg: psycopg.Connection[Any], owner: int) -> list[int]:
     ]
 
 
-async def walk(model: ReadModel, owner: int, limit: int) -> list[int]:
-    ids: list[int] = []
-    after: int | None = None
-    while True:
-        page = await model.list_page(owner_id=owner, completed=None, after=after, limit=limit)
-        ids.extend(t["id"] for t in page.todos)
-        if page.next_after is None:
-            return ids
-        after = page.next_after
-
-
 async def lists_match(pg: psycopg.Connection[Any], model: ReadModel, owners: list[int]) -> bool:
     """Whether each owner's walk is exactly their rows in PostgreSQL."""
     for owner in owners:
-        if await walk(model, owner, 100) != pg_ids(pg, owner):
+        if await walk_ids(model, owner=owner, limit=100) != pg_ids(pg, owner):
             return False
     return True
 
@@ -125,10 +115,10 @@ async def test_each_owners_list_follows_inserts_reassignments_and_deletes(pg, ow
     pg.execute("UPDATE todos SET owner_id = %s WHERE id = ANY(%s)", [b, reassigned])
     pg.execute("DELETE FROM todos WHERE id = ANY(%s)", [deleted])
     await async_wait_for(settled, timeout=60, message="the lists after the admin's edits")
-    assert set(reassigned) <= set(await walk(model, b, 7))
-    assert not set(reassigned) & set(await walk(model, a, 1000))
+    assert set(reassigned) <= set(await walk_ids(model, owner=b, limit=7))
+    assert not set(reassigned) & set(await walk_ids(model, owner=a, limit=1000))
     for limit in (1, 1000):
-        assert await walk(model, a, limit) == pg_ids(pg, a)
+        assert await walk_ids(model, owner=a, limit=limit) == pg_ids(pg, a)
 
 
 @pytest.mark.disruptive

@@ -19,6 +19,7 @@ from contracts.stores import READ_MODEL_DIRECTORY, READ_MODEL_PAGES, bucket_key
 from streams.domain import Projection, fold_changes
 from streams.read_model import ReadModel
 from tests.integration.conftest import needs
+from tests.support.read_model import walk_ids
 
 OWNER, OTHER = 7, 8
 
@@ -49,17 +50,6 @@ def _change(todo_id: int, lsn: int, owner: int | None, before: int | None = None
     )
 
 
-async def _walk(model: ReadModel, owner: int, limit: int) -> list[int]:
-    ids: list[int] = []
-    after: int | None = None
-    while True:
-        page = await model.list_page(owner_id=owner, completed=None, after=after, limit=limit)
-        ids.extend(t["id"] for t in page.todos)
-        if page.next_after is None:
-            return ids
-        after = page.next_after
-
-
 async def test_each_owner_walks_only_their_todos_through_reassignment_and_delete(read_model):
     table: dict[int, Projection] = {}
 
@@ -75,9 +65,9 @@ async def test_each_owner_walks_only_their_todos_through_reassignment_and_delete
     mine = [i for i in ids if i % 2 and i != 3]
     theirs = sorted([i for i in ids if i % 2 == 0 and i != 4] + [3])
     for limit in (7, 100, 1000):
-        assert await _walk(read_model, OWNER, limit) == mine
-        assert await _walk(read_model, OTHER, limit) == theirs
-    assert await _walk(read_model, OTHER + 1, 100) == []
+        assert await walk_ids(read_model, owner=OWNER, limit=limit) == mine
+        assert await walk_ids(read_model, owner=OTHER, limit=limit) == theirs
+    assert await walk_ids(read_model, owner=OTHER + 1, limit=100) == []
     stored = await read_model.database[READ_MODEL_PAGES].find_one({"_id": bucket_key(OTHER, 0)})
     assert stored is not None and stored["owner_id"] == OTHER
     assert "owner_id" not in stored["todos"][0]  # the public shape, as answered
