@@ -8,10 +8,15 @@ The write API answers in its envelope `{"status", "status_code", "data", "messag
 from __future__ import annotations
 
 import secrets
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import requests
+
+from contracts import auth
 
 REGISTER_PATH = "/api/auth/register/"
 TOKEN_PATH = "/api/auth/token/"
@@ -78,3 +83,30 @@ def register_user(
         access=access,
         refresh=refresh,
     )
+
+
+def access_claims(owner: int, /, **changes: Any) -> dict[str, Any]:
+    """The claims of a valid access token for this user; a change of None drops that claim."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        auth.TOKEN_TYPE_CLAIM: auth.ACCESS_TOKEN_TYPE,
+        "exp": now + 300,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        auth.USER_ID_CLAIM: str(owner),
+        "iss": auth.ISSUER,
+    }
+    payload.update(changes)
+    return {name: value for name, value in payload.items() if value is not None}
+
+
+def insert_users(conn: psycopg.Connection[Any], count: int, *, prefix: str = "sql") -> list[int]:
+    """Insert `count` active Django users straight into `auth_user` (no password); their ids."""
+    rows = conn.execute(
+        "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name,"
+        " email, is_staff, is_active, date_joined)"
+        " SELECT u, '!', false, '', '', '', false, true, now() FROM unnest(%s::text[]) AS u"
+        " RETURNING id",
+        [[f"{prefix}-{uuid.uuid4().hex[:12]}" for _ in range(count)]],
+    ).fetchall()
+    return [int(row[0]) for row in rows]

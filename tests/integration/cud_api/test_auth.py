@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import auth
 from tests.support.polling import wait_for
-from tests.support.users import REFRESH_PATH, TOKEN_PATH, register_user
+from tests.support.users import REFRESH_PATH, TOKEN_PATH, access_claims, register_user
 
 NO_TOKEN = {"Authorization": None}
 
@@ -26,17 +26,7 @@ def signing_key(stack):
 
 
 def claims(user, **changes):
-    now = int(time.time())
-    payload = {
-        "token_type": "access",
-        "exp": now + 300,
-        "iat": now,
-        "jti": uuid.uuid4().hex,
-        "user_id": str(user.user_id),
-        "iss": auth.ISSUER,
-    }
-    payload.update(changes)
-    return payload
+    return access_claims(user.user_id, **changes)
 
 
 def forge(signing_key, payload, *, key=None, kid=None):

@@ -28,6 +28,7 @@ from contracts import auth
 from contracts.records import encode_command, encode_todo_key
 from tests.integration.e2e.conftest import Pipeline
 from tests.support.polling import wait_for
+from tests.support.users import access_claims
 
 REALM = 'Bearer realm="todo-eda"'
 # The write API's per-todo reads and writes are under /api/todos/<id>/ like the read API's.
@@ -286,17 +287,7 @@ def _signing_key(stack: IsolatedStack) -> tuple[str, Ed25519PrivateKey]:
 
 
 def _claims(owner: int, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        auth.USER_ID_CLAIM: str(owner),
-        auth.TOKEN_TYPE_CLAIM: auth.ACCESS_TOKEN_TYPE,
-        "iss": auth.ISSUER,
-        "iat": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    return access_claims(owner, **changes)
 
 
 def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:

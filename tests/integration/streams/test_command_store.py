@@ -25,6 +25,7 @@ from contracts.records import Operation, TodoCommand
 from streams.postgres import BatchOutcome, CommandStore
 from tests.integration.conftest import needs
 from tests.support.polling import async_wait_for
+from tests.support.users import insert_users
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 # Ids far above the sequence's, so no other test's todo is touched.
@@ -63,16 +64,7 @@ def db(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def owners(db: psycopg.Connection[Any]) -> Iterator[list[int]]:
     """Two Django users for the commands to belong to (rows of `auth_user`, by SQL)."""
-    OWNERS[:] = [
-        row[0]
-        for row in db.execute(
-            "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name,"
-            " email, is_staff, is_active, date_joined)"
-            " SELECT u, '!', false, '', '', '', false, true, now() FROM unnest(%s::text[]) AS u"
-            " RETURNING id",
-            [[f"store-{uuid.uuid4().hex[:12]}" for _ in range(2)]],
-        )
-    ]
+    OWNERS[:] = insert_users(db, 2, prefix="store")
     yield OWNERS
 
 
@@ -290,12 +282,7 @@ async def test_another_users_update_and_delete_are_refused_and_leave_the_row_as_
 
 
 async def test_a_create_for_a_user_that_no_longer_exists_is_rejected_not_dead_lettered(store, db):
-    gone = db.execute(
-        "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name, email,"
-        " is_staff, is_active, date_joined) VALUES (%s, '!', false, '', '', '', false, true, now())"
-        " RETURNING id",
-        [f"gone-{uuid.uuid4().hex[:12]}"],
-    ).fetchone()[0]
+    (gone,) = insert_users(db, 1, prefix="gone")
     db.execute("DELETE FROM auth_user WHERE id = %s", [gone])
     todo, kept = new_id(), new_id()
     orphan = TodoCommand(

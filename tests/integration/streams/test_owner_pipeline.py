@@ -9,7 +9,6 @@ owner columns come with the write API's migration; until it is on this branch th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ from streams.read_model import ReadModel
 from tests.integration.conftest import needs
 from tests.support.polling import async_wait_for
 from tests.support.read_model import walk_ids
+from tests.support.users import insert_users
 
 SERVICES = ("postgres", "kafka", "connect", "ferretdb", "streams")
 
@@ -44,16 +44,7 @@ def pg(stack: IsolatedStack) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="module")
 def owners(pg: psycopg.Connection[Any]) -> list[int]:
     """Two fresh Django users (rows of `auth_user`, by SQL)."""
-    return [
-        row[0]
-        for row in pg.execute(
-            "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name,"
-            " email, is_staff, is_active, date_joined)"
-            " SELECT u, '!', false, '', '', '', false, true, now() FROM unnest(%s::text[]) AS u"
-            " RETURNING id",
-            [[f"pipeline-{uuid.uuid4().hex[:12]}" for _ in range(2)]],
-        )
-    ]
+    return insert_users(pg, 2, prefix="pipeline")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from pathlib import Path
 
 import jwt
@@ -20,6 +19,7 @@ from contracts import auth
 from cud_api.accounts.backend import KidTokenBackend
 from cud_api.accounts.tokens import AccessToken, RefreshToken
 from cud_api.todos import apis
+from tests.support.users import access_claims
 from tests.unit.cud_api.conftest import ALICE_ID, KID
 
 
@@ -41,17 +41,7 @@ def signing_key() -> Ed25519PrivateKey:
 
 
 def claims(**changes):
-    now = int(time.time())
-    payload = {
-        "token_type": "access",
-        "exp": now + 300,
-        "iat": now,
-        "jti": uuid.uuid4().hex,
-        "user_id": str(ALICE_ID),
-        "iss": auth.ISSUER,
-    }
-    payload.update(changes)
-    return {k: v for k, v in payload.items() if v is not None}
+    return access_claims(ALICE_ID, **changes)
 
 
 def forge(payload=None, *, key=None, kid=KID, algorithm="EdDSA"):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import jwt
 
 from contracts import auth
+from tests.support.users import access_claims
 
 #: The user every `client` request is made as (its todos are those without an `owner_id`).
 CALLER = 7
@@ -26,17 +25,7 @@ class Tokens:
 
     def claims(self, user_id: int = CALLER, **overrides: Any) -> dict[str, Any]:
         """Return an access token's claims (simplejwt's), with any of them replaced."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            auth.TOKEN_TYPE_CLAIM: auth.ACCESS_TOKEN_TYPE,
-            "exp": now + 300,
-            "iat": now,
-            "jti": uuid.uuid4().hex,
-            auth.USER_ID_CLAIM: str(user_id),
-            "iss": auth.ISSUER,
-        }
-        claims.update(overrides)
-        return {k: v for k, v in claims.items() if v is not None}
+        return access_claims(user_id, **overrides)
 
     def sign(
         self,
