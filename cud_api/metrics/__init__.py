@@ -1,0 +1,1 @@
+"""Prometheus metrics of the write API: definitions, request middleware, the `/metrics` view."""
