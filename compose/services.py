@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,13 +94,6 @@ def prepare_ferretdb(settings: Settings) -> None:
         postgres.ensure_ferretdb_database(settings)
 
 
-def prepare_cud_api(settings: Settings) -> None:
-    """An empty metrics folder: files left by an earlier gunicorn would be summed into this one."""
-    folder = settings.cud_api_metrics_dir
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-
-
 def kafka_ready(settings: Settings) -> bool:
     return readiness.kafka_metadata(settings.values["KAFKA_BROKER_URL"])
 
@@ -174,13 +166,12 @@ SERVICES: tuple[Service, ...] = (
             # stack's gunicorn would share; nothing here uses it.
             "--no-control-socket",
             # Metrics summed over the workers (docs/decisions/metrics.md): the multiprocess
-            # folder for gunicorn only, and its child_exit hook.
+            # folder for gunicorn only (not the worker), emptied by the config's on_starting.
             "--env",
             f"PROMETHEUS_MULTIPROC_DIR={s.cud_api_metrics_dir}",
             "--config",
             "python:cud_api.config.gunicorn",
         ],
-        prepare=prepare_cud_api,
         port=lambda s: s.cud_api_port,
         url=lambda s: f"http://127.0.0.1:{s.cud_api_port}",
         ready=lambda s: readiness.http_ok(f"http://127.0.0.1:{s.cud_api_port}/health/"),

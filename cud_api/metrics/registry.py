@@ -11,8 +11,7 @@ import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 
-# prometheus_client's variable: set means every process of the server shares the folder.
-MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+from cud_api.metrics import MULTIPROC_DIR_VARIABLE
 
 # A write answers in milliseconds; a produce that waits for a down broker takes up to the
 # delivery timeout (5 s by default), so the buckets span 1 ms to 10 s.

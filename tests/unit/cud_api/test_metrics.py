@@ -211,3 +211,51 @@ def test_a_refused_command_is_a_503_counted_by_reason_and_not_as_produced(produc
 
 def test_a_delivery_failure_without_an_error_has_a_fixed_reason():
     assert delivery_failure_reason(None) == "delivery_unknown"
+
+
+# gunicorn's hook ------------------------------------------------------------------------------
+
+
+class FakeWorker:
+    pid = 4242
+
+
+def test_a_dead_workers_live_gauges_are_dropped_and_its_counts_kept(tmp_path, monkeypatch):
+    from cud_api.config.gunicorn import child_exit
+
+    for name in ("gauge_livesum_4242.db", "counter_4242.db", "gauge_livesum_4343.db"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    child_exit(None, FakeWorker())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "counter_4242.db",
+        "gauge_livesum_4343.db",
+    ]
+
+
+def test_a_starting_master_empties_the_folder_of_metric_files_only(tmp_path, monkeypatch):
+    from cud_api.config.gunicorn import on_starting
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    for name in ("counter_1.db", "histogram_2.db", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    on_starting(None)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_a_starting_master_creates_a_missing_folder(tmp_path, monkeypatch):
+    from cud_api.config.gunicorn import on_starting
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "new" / "metrics"))
+    on_starting(None)
+    assert (tmp_path / "new" / "metrics").is_dir()
+
+
+def test_the_hooks_do_nothing_in_single_process_mode(monkeypatch):
+    from cud_api.config.gunicorn import child_exit, on_starting
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    on_starting(None)  # neither raises on the missing folder
+    child_exit(None, FakeWorker())
