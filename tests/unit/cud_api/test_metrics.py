@@ -259,3 +259,9 @@ def test_the_hooks_do_nothing_in_single_process_mode(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     on_starting(None)  # neither raises on the missing folder
     child_exit(None, FakeWorker())
+
+
+def test_a_bad_token_is_401_even_from_loopback(client):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer a.b.c")
+    assert response.status_code == 401
+    assert response.json()["status_code"] == 401
