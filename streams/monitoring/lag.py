@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from faust.exceptions import ConsumerNotStarted
+
 from contracts import topics
 
 # A partition that lags and whose position has not moved for this long is stalled.
@@ -29,12 +31,16 @@ class PartitionLag:
 
 
 def partition_lags(consumer: Any) -> list[PartitionLag]:
-    """Return every assigned partition whose high watermark is known, with its lag."""
+    """Return every assigned partition whose high watermark is known (none before start)."""
     # Faust has no public accessor for its last committed offsets; this mapping is what
     # its own commit logic reads (the offset of the last committed record).
     committed = getattr(consumer, "_committed_offset", {})
+    try:
+        assignment = consumer.assignment()
+    except ConsumerNotStarted:  # a scrape before the worker's consumer has started
+        return []
     found: list[PartitionLag] = []
-    for tp in sorted(consumer.assignment()):
+    for tp in sorted(assignment):
         try:
             highwater = consumer.highwater(tp)
         except Exception:  # no fetch yet for this partition: no figure to give
