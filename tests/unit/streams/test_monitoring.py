@@ -16,7 +16,8 @@ from streams.monitoring.lag import PartitionLag, StallWatch, partition_lags, spl
 from tests.support.polling import async_wait_for
 from tests.unit.streams.samples import change, command_bytes, row
 
-NOW = datetime(2026, 12, 1, 14, 0, 0, tzinfo=UTC)
+NOW_AT = datetime(2026, 12, 1, 14, 0, 0, tzinfo=UTC)
+NOW = NOW_AT.timestamp()
 
 
 class FakeConsumer:
@@ -104,34 +105,36 @@ def _change(op: str, updated: datetime | None, committed: datetime | None) -> Ch
 
 
 def test_creates_and_updates_give_the_time_from_their_command_to_now():
-    updated = NOW - timedelta(milliseconds=250)
+    updated = NOW_AT - timedelta(milliseconds=250)
     for op in ("c", "u"):
-        seconds = latency.write_to_readable(_change(op, updated, NOW - timedelta(0.1)), NOW)
+        seconds = latency.write_to_readable(
+            _change(op, updated, NOW_AT - timedelta(seconds=0.1)), NOW
+        )
         assert seconds == pytest.approx(0.25)
 
 
 def test_snapshots_deletes_and_rows_without_a_fresh_updated_at_give_no_sample():
-    updated = NOW - timedelta(seconds=1)
-    assert latency.write_to_readable(_change("r", updated, NOW), NOW) is None
-    assert latency.write_to_readable(_change("d", updated, NOW), NOW) is None
-    assert latency.write_to_readable(_change("u", None, NOW), NOW) is None
+    updated = NOW_AT - timedelta(seconds=1)
+    assert latency.write_to_readable(_change("r", updated, NOW_AT), NOW) is None
+    assert latency.write_to_readable(_change("d", updated, NOW_AT), NOW) is None
+    assert latency.write_to_readable(_change("u", None, NOW_AT), NOW) is None
     # A psql edit that left updated_at an hour behind its commit is no command's latency.
-    old = _change("u", NOW - timedelta(hours=1), NOW - timedelta(seconds=1))
+    old = _change("u", NOW_AT - timedelta(hours=1), NOW_AT - timedelta(seconds=1))
     assert latency.write_to_readable(old, NOW) is None
     # Without ts_ms, the bound is measured from now.
-    assert latency.write_to_readable(_change("u", NOW - timedelta(hours=1), None), NOW) is None
+    assert latency.write_to_readable(_change("u", NOW_AT - timedelta(hours=1), None), NOW) is None
 
 
 def test_a_clock_ahead_of_the_worker_gives_zero_not_a_negative_sample():
-    ahead = NOW + timedelta(seconds=2)
+    ahead = NOW_AT + timedelta(seconds=2)
     assert latency.write_to_readable(_change("c", ahead, ahead), NOW) == 0.0
 
 
 def test_the_capture_delay_runs_from_the_commit_and_skips_snapshots():
-    committed = NOW - timedelta(milliseconds=40)
-    assert latency.capture_delay(_change("u", NOW, committed), NOW) == pytest.approx(0.04)
-    assert latency.capture_delay(_change("r", NOW, committed), NOW) is None
-    assert latency.capture_delay(_change("u", NOW, None), NOW) is None
+    committed = NOW_AT - timedelta(milliseconds=40)
+    assert latency.capture_delay(_change("u", NOW_AT, committed), NOW) == pytest.approx(0.04)
+    assert latency.capture_delay(_change("r", NOW_AT, committed), NOW) is None
+    assert latency.capture_delay(_change("u", NOW_AT, None), NOW) is None
 
 
 def test_a_change_keeps_debeziums_source_ts_ms():
