@@ -115,7 +115,7 @@ def deny_list(monkeypatch) -> DenyList:
 
 
 def owners_public_todo(todo_id: int, owner_id: int) -> dict[str, Any] | None:
-    """The owner-aware table lookup of issue 12 (helper `project`'s), over the test's table."""
+    """The owner-aware table lookup (streams.tables.get_public_todo), over the test's table."""
     state = todos_table.data.get(todo_id)
     if state is None or state.get("todo") is None:
         return None
