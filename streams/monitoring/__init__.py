@@ -1,1 +1,0 @@
-"""The worker's own monitoring: Prometheus metrics, consumer lag, Kafka Connect's state."""
