@@ -165,6 +165,12 @@ SERVICES: tuple[Service, ...] = (
             # gunicorn's runtime control socket defaults to one path per user, which every
             # stack's gunicorn would share; nothing here uses it.
             "--no-control-socket",
+            # Metrics summed over the workers (docs/decisions/metrics.md): the multiprocess
+            # folder for gunicorn only (not the worker), emptied by the config's on_starting.
+            "--env",
+            f"PROMETHEUS_MULTIPROC_DIR={s.cud_api_metrics_dir}",
+            "--config",
+            "python:cud_api.config.gunicorn",
         ],
         port=lambda s: s.cud_api_port,
         url=lambda s: f"http://127.0.0.1:{s.cud_api_port}",

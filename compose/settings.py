@@ -188,6 +188,11 @@ class Settings:
                 fh.write(secrets.token_urlsafe(50))
         return path.read_text().strip()
 
+    @property
+    def cud_api_metrics_dir(self) -> Path:
+        """The write API's prometheus_client multiprocess folder (PROMETHEUS_MULTIPROC_DIR)."""
+        return self.state_dir / "prometheus" / "cud_api"
+
     def auth_key_dirs(self) -> tuple[Path, Path]:
         """The token signing and verifying key folders, with a first key pair made once."""
         signing = self.state_dir / auth.SIGNING_KEYS_SUBDIR

@@ -113,6 +113,8 @@ class ChangeEvent:
     after: Todo | None
     position: Position
     before_owner_id: int | None = None
+    # Debezium's source.ts_ms: when the change was committed in PostgreSQL (ms since epoch).
+    source_ts_ms: int | None = None
 
 
 def parse_time(value: object) -> datetime | None:
@@ -328,4 +330,10 @@ def decode_change(key: bytes | None, value: bytes | None) -> ChangeEvent | None:
         after=after,
         position=Position(lsn=lsn, streamed=op != "r", version=version),
         before_owner_id=before_owner_id,
+        source_ts_ms=_optional_ms(source.get("ts_ms")),
     )
+
+
+def _optional_ms(value: object) -> int | None:
+    """A timestamp in milliseconds, or None when absent or not an integer (never an error)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -7,6 +7,9 @@ import logging
 import faust
 from faust.types import EventT
 
+from contracts import topics
+from streams.monitoring import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -40,3 +43,13 @@ async def send_to_dlq(topic: faust.TopicT, event: EventT, reason: str) -> None:
         headers=dead_letter_headers(event, reason),
     )
     await delivery
+    counter = _DEAD_LETTERED.get(message.topic)
+    if counter is not None:
+        counter.inc()
+
+
+# Each source topic's dead-letter counter: the agents dead-letter from several places.
+_DEAD_LETTERED = {
+    topics.COMMANDS: metrics.COMMANDS_DEAD_LETTERED,
+    topics.CHANGES: metrics.CHANGES_DEAD_LETTERED,
+}

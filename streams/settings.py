@@ -15,6 +15,8 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
 - `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
   rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
   read model's only writer.
+- `READ_API_METRICS_LOOPBACK` (default 1): `GET /metrics` answers callers on the loopback
+  address; 0 refuses everyone (403) until a staff check exists.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Settings:
     agents: frozenset[str] | None = None  # None: every agent
     bench_probe: bool = False  # serve the benchmark's constant view
     page_cache_mb: int = 128
+    kafka_connect_url: str = "http://localhost:8083"
+    metrics_loopback: bool = True  # /metrics answers loopback callers (else always 403)
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -106,6 +110,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         page_cache_mb=_non_negative(
             "STREAMS_PAGE_CACHE_MB", env.get("STREAMS_PAGE_CACHE_MB", "128")
         ),
+        kafka_connect_url=setting("KAFKA_CONNECT_URL", env),
+        metrics_loopback=(env.get("READ_API_METRICS_LOOPBACK") or "1").strip().lower()
+        in {"1", "true", "yes", "on"},
     )
 
 

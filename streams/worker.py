@@ -9,7 +9,7 @@ from __future__ import annotations
 import faust
 
 import web_read
-from streams.agents import changes, commands, users  # users: the deny list's reader service
+from streams.agents import changes, commands, monitor, users  # users: the deny list's reader
 from streams.app import app, settings
 from streams.settings import Settings
 
@@ -33,4 +33,4 @@ def keep_selected_agents(app: faust.App, settings: Settings) -> None:
 keep_selected_agents(app, settings)
 web_read.register(app, bench_probe=settings.bench_probe)
 
-__all__ = ["AGENTS", "app", "users"]
+__all__ = ["AGENTS", "app", "monitor", "users"]

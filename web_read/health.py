@@ -1,4 +1,4 @@
-"""Readiness of the worker: consumer, MongoDB, table recovery, consumer lag, the users list."""
+"""Readiness of the worker: consumer, MongoDB, table recovery, lag and stalls, Connect, users."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from faust.types import AppT
 
 from streams import users
+from streams.monitoring import connect, lag
 from streams.read_model import ReadModel
 
 MONGO_PING_SECONDS = 2.0
@@ -30,25 +31,13 @@ def recovery_status(app: AppT) -> tuple[bool, dict[str, Any]]:
     return done, {"state": "recovered" if done else "recovering"}
 
 
-def consumer_lag(app: AppT) -> dict[str, int]:
-    """Return records not yet committed, per assigned source partition (best effort)."""
-    consumer = app.consumer
-    # Faust has no public accessor for its last committed offsets; this mapping is what
-    # its own commit logic reads.
-    committed = getattr(consumer, "_committed_offset", {})
-    lag: dict[str, int] = {}
-    for tp in sorted(consumer.assignment()):
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # no fetch yet for this partition: no figure to give
-            highwater = None
-        if highwater is None:
-            continue
-        done = committed.get(tp)
-        lag[f"{tp.topic}[{tp.partition}]"] = max(
-            0, highwater - (done + 1 if done is not None else 0)
-        )
-    return lag
+def pipeline_lag(app: AppT) -> tuple[list[lag.PartitionLag], list[lag.PartitionLag]]:
+    """Return (partitions of `todos` and the change topic, every other assigned partition).
+
+    Only the first are consumer lag; the others (the table's changelog) are read to recover
+    the table, and their committed offset is no measure of being behind.
+    """
+    return lag.split_pipeline(lag.partition_lags(app.consumer))
 
 
 async def mongo_status(read_model: ReadModel) -> tuple[bool, dict[str, Any]]:
@@ -68,14 +57,26 @@ async def health_report(app: AppT, read_model: ReadModel) -> tuple[bool, dict[st
         "mongodb": await mongo_status(read_model),
     }
     problems = [name for name, (ok, _) in checks.items() if not ok]
+    pipeline, others = pipeline_lag(app) if checks["consumer"][0] else ([], [])
+    lags = lag.as_report(pipeline)
+    problems.extend(
+        f"stalled: {name} lags {lags[name]} and has not moved for {seconds:.0f}s"
+        for name, seconds in sorted(lag.stall_watch.observe(pipeline).items())
+    )
     report: dict[str, Any] = {
         "status": "ok" if not problems else "unavailable",
         **{name: details for name, (_, details) in checks.items()},
-        "consumer_lag": consumer_lag(app) if checks["consumer"][0] else {},
+        "consumer_lag": lags,
+        "standby_or_changelog": lag.as_report(others),
+        # Reported, not a check: the worker serves reads whatever Connect does; a stopped
+        # connector shows here and on /metrics as its state, and under `warnings`.
+        "kafka_connect": connect.connect_status.report(),
         # Reported, not a check: a worker whose deny list is still catching up serves on
         # signatures alone, as it does for any user the list has not heard of.
         "users": users.deny_list.status(),
     }
     if problems:
         report["problems"] = problems
+    if (warning := connect.connect_status.problem()) is not None:
+        report["warnings"] = [warning]
     return not problems, report

@@ -113,10 +113,38 @@ def _schemas() -> dict[str, Any]:
                     "description": "Records not yet committed, per `topic[partition]`.",
                     "additionalProperties": {"type": "integer", "minimum": 0},
                 },
+                "standby_or_changelog": {
+                    "type": "object",
+                    "description": (
+                        "Other assigned partitions (the table's changelog): not consumer lag."
+                    ),
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+                "kafka_connect": {
+                    "type": "object",
+                    "description": "Kafka Connect's connectors and tasks as last polled.",
+                    "required": ["state"],
+                    "properties": {
+                        "state": {
+                            "type": "string",
+                            "enum": ["not polled yet", "reachable", "unreachable"],
+                        },
+                        "connectors": {"type": "object"},
+                        "error": {"type": "string"},
+                    },
+                },
                 "problems": {
                     "type": "array",
-                    "description": "The failing checks (only when unavailable).",
-                    "items": {"type": "string", "enum": ["consumer", "table_recovery", "mongodb"]},
+                    "description": (
+                        "The failing checks (only when unavailable): `consumer`, "
+                        "`table_recovery`, `mongodb`, or `stalled: <topic[partition]> ...`."
+                    ),
+                    "items": {"type": "string"},
+                },
+                "warnings": {
+                    "type": "array",
+                    "description": "What is wrong elsewhere in the pipeline (Kafka Connect).",
+                    "items": {"type": "string"},
                 },
             },
         },

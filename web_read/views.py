@@ -31,6 +31,7 @@ from web_read.errors import (
     error_body,
 )
 from web_read.health import health_report
+from web_read.metrics import MetricsView
 from web_read.params import parse_detail_query, parse_id, parse_list_query, parse_schema_format
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ def routes(*, bench_probe: bool = False) -> list[tuple[str, str, type[web.View]]
         ("/api/todos/{id}", "api-detail", TodoDetailView),
         ("/todos/{id}", "detail", TodoDetailView),
         ("/health", "health", HealthView),
+        ("/metrics", "metrics", MetricsView),
         (docs.SCHEMA_PATH.rstrip("/"), "api-schema", SchemaView),
         (docs.DOCS_PATH.rstrip("/"), "api-docs", DocsView),
         (f"{docs.ASSETS_PATH}{{name}}", "api-docs-asset", DocsAssetView),

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer is counted, the 413s of the next one included.
+    "cud_api.metrics.middleware.RequestMetricsMiddleware",
     # First, so an oversized body is refused before anything reads it.
     "cud_api.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -198,6 +200,13 @@ SIMPLE_JWT = {
 CUD_API_USER_CACHE_SECONDS = float(os.environ.get("CUD_API_USER_CACHE_SECONDS", "5"))
 # Self-service sign-up on unless set to 0 (or false, no, off).
 CUD_API_REGISTRATION = os.environ.get("CUD_API_REGISTRATION", "1").strip().lower() not in {
+    "0",
+    "false",
+    "no",
+    "off",
+}
+# `GET /metrics` without a token from a loopback address (a local Prometheus) unless set to 0.
+CUD_API_METRICS_LOOPBACK = os.environ.get("CUD_API_METRICS_LOOPBACK", "1").strip().lower() not in {
     "0",
     "false",
     "no",

@@ -1,4 +1,4 @@
-"""Root URLconf: the API (with and without `/api`), health, admin, OpenAPI docs."""
+"""Root URLconf: the API (with and without `/api`), health, metrics, admin, OpenAPI docs."""
 
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as staticfiles_serve
@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cud_api.core.apis import HealthApi
 from cud_api.core.middleware import ADMIN_PATH_PREFIX
+from cud_api.metrics.apis import MetricsApi
 
 
 def static_serve(request: HttpRequest, path: str) -> HttpResponseBase:
@@ -21,6 +22,7 @@ def static_serve(request: HttpRequest, path: str) -> HttpResponseBase:
 
 urlpatterns = [
     re_path(r"^health/?$", HealthApi.as_view(), name="health"),
+    re_path(r"^metrics/?$", MetricsApi.as_view(), name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/auth/", include(("cud_api.accounts.urls", "accounts"), namespace="auth")),

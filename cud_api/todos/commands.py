@@ -25,6 +25,7 @@ from django.conf import settings
 from contracts import topics
 from contracts.records import Operation, encode_command, encode_todo_key
 from cud_api.core.exceptions import DependencyUnavailableError
+from cud_api.metrics.registry import COMMANDS_PRODUCED, PRODUCE_DURATION, PRODUCE_FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,22 @@ def producer_config() -> dict[str, Any]:
     }
 
 
+class ProduceFailedError(DependencyUnavailableError):
+    """Kafka did not take or acknowledge a command (503), with a bounded metrics reason."""
+
+    def __init__(self, reason: str, dependency: str, message: str, detail: str = "") -> None:
+        super().__init__(dependency, message, detail)
+        self.reason = reason
+
+
+def delivery_failure_reason(error: KafkaError | None) -> str:
+    """Name a failed delivery report by librdkafka's error name (a fixed set), e.g.
+    `delivery_msg_timed_out`."""
+    if error is None:
+        return "delivery_unknown"
+    return "delivery_" + error.name().lstrip("_").lower()
+
+
 @dataclass
 class _Pending:
     """A produced message whose delivery report the request thread is waiting for."""
@@ -121,9 +138,13 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     error: KafkaError | None = None
     delivery: Delivery | None = None
+    # perf_counter() when the report arrived: the produce latency ends at the ack, not when
+    # the request thread wakes up.
+    reported_at: float = 0.0
 
     def on_delivery(self, error: KafkaError | None, message: Message) -> None:
         """Record the broker's verdict (called on the poller thread)."""
+        self.reported_at = time.perf_counter()
         if error is None:
             self.delivery = Delivery(
                 topic=message.topic() or "",
@@ -149,32 +170,58 @@ class CommandPublisher:
         while not self._stop.is_set():
             self.producer.poll(0.05)
 
-    def publish(self, *, topic: str, key: bytes, value: bytes, timeout: float) -> Delivery:
-        """Produce one record and wait for its delivery report; raise if it was not stored."""
+    def publish(
+        self, *, topic: str, key: bytes, value: bytes, timeout: float, operation: str
+    ) -> Delivery:
+        """Produce one record and wait for its delivery report; raise if it was not stored.
+
+        Counts it in the produce metrics under `operation`, acknowledged or failed.
+        """
+        try:
+            delivery, latency = self._publish(topic=topic, key=key, value=value, timeout=timeout)
+        except ProduceFailedError as exc:
+            PRODUCE_FAILURES.labels(exc.reason).inc()
+            raise
+        COMMANDS_PRODUCED.labels(operation).inc()
+        PRODUCE_DURATION.labels(operation).observe(latency)
+        return delivery
+
+    def _publish(
+        self, *, topic: str, key: bytes, value: bytes, timeout: float
+    ) -> tuple[Delivery, float]:
+        """Produce and wait; return the delivery and the seconds from produce to its report."""
         pending = _Pending()
+        started = time.perf_counter()
         try:
             self.producer.produce(topic, value=value, key=key, on_delivery=pending.on_delivery)
         except BufferError as exc:
-            raise DependencyUnavailableError(
-                "kafka", "Kafka is not accepting commands right now.", f"local queue full: {exc}"
+            raise ProduceFailedError(
+                "queue_full",
+                "kafka",
+                "Kafka is not accepting commands right now.",
+                f"local queue full: {exc}",
             ) from exc
         except KafkaException as exc:
-            raise DependencyUnavailableError(
-                "kafka", "Kafka is not accepting commands right now.", str(exc)
+            raise ProduceFailedError(
+                "produce_error", "kafka", "Kafka is not accepting commands right now.", str(exc)
             ) from exc
         # librdkafka reports every message within message.timeout.ms; the margin covers the
         # poller's interval, so giving up here means the report truly did not come.
         if not pending.done.wait(timeout + 1.0):
-            raise DependencyUnavailableError(
+            raise ProduceFailedError(
+                "no_delivery_report",
                 "kafka",
                 "Kafka did not acknowledge the command in time; retry later.",
                 f"no delivery report within {timeout + 1.0:.1f}s",
             )
         if pending.error is not None or pending.delivery is None:
-            raise DependencyUnavailableError(
-                "kafka", "Kafka did not acknowledge the command; retry later.", str(pending.error)
+            raise ProduceFailedError(
+                delivery_failure_reason(pending.error),
+                "kafka",
+                "Kafka did not acknowledge the command; retry later.",
+                str(pending.error),
             )
-        return pending.delivery
+        return pending.delivery, pending.reported_at - started
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is still queued, then stop the poller."""
@@ -228,6 +275,7 @@ def command_publish(command: Command) -> Delivery:
         key=command_key(command.todo_id),
         value=command_value(command),
         timeout=settings.KAFKA_DELIVERY_TIMEOUT_MS / 1000,
+        operation=command.operation,
     )
 
 

@@ -12,7 +12,8 @@ table is recovered, a read model still in an earlier layout is rebuilt from the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -20,7 +21,7 @@ from faust.types import EventT
 from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from contracts.records import decode_change
+from contracts.records import ChangeEvent, decode_change
 from streams.agents.batches import acting_for
 from streams.agents.pipeline import (
     Writer,
@@ -31,6 +32,7 @@ from streams.agents.pipeline import (
 )
 from streams.app import app, connections, settings
 from streams.domain import Projection, fold_changes
+from streams.monitoring import latency, metrics
 from streams.read_model import DocumentsRefusedError
 from streams.read_model.migration import migrate_legacy_layout
 from streams.tables import get_projection, put_projection, todos_table
@@ -40,7 +42,8 @@ log = logging.getLogger(__name__)
 
 
 async def _write_documents(projections: Sequence[tuple[int, Projection]]) -> None:
-    await connections.read_model.write(dict(projections))
+    with metrics.MONGODB_WRITE_SECONDS.time():
+        await connections.read_model.write(dict(projections))
 
 
 # FerretDB names the failing statement of a refused update wrongly, so a refused batch is
@@ -54,11 +57,38 @@ MONGODB: Writer[tuple[int, Projection]] = Writer(
 )
 
 
+def fresh_changes(
+    before: Mapping[int, Projection | None], changes: Iterable[ChangeEvent]
+) -> list[ChangeEvent]:
+    """Return the changes that move their todo's view, in order (the rest are stale)."""
+    latest = {todo_id: p.position for todo_id, p in before.items() if p is not None}
+    fresh: list[ChangeEvent] = []
+    for change in changes:
+        seen = latest.get(change.todo_id)
+        if seen is None or change.position > seen:
+            latest[change.todo_id] = change.position
+            fresh.append(change)
+    return fresh
+
+
 async def project_batch(events: Sequence[EventT]) -> int:
     """Project a batch into MongoDB, then the table; return how many todos moved."""
+    metrics.CHANGE_BATCH_SIZE.observe(len(events))
     # A tombstone decodes to None and is dropped: the `d` event before it did the work.
     changes = await decode_batch(events, decode_change, changes_dlq_topic)
-    moved = fold_changes(get_projection, (change for _, change in changes))
+    arrived = time.time()
+    for _, change in changes:
+        if (delay := latency.capture_delay(change, arrived)) is not None:
+            metrics.CAPTURE_DELAY_SECONDS.observe(delay)
+    before: dict[int, Projection | None] = {}
+
+    def current(todo_id: int) -> Projection | None:
+        # The view before the batch, read once per todo and kept to tell stale changes apart.
+        if todo_id not in before:
+            before[todo_id] = get_projection(todo_id)
+        return before[todo_id]
+
+    moved = fold_changes(current, (change for _, change in changes))
     refused = {
         todo_id: reason for (todo_id, _), reason in await write_isolating(MONGODB, [*moved.items()])
     }
@@ -77,7 +107,23 @@ async def project_batch(events: Sequence[EventT]) -> int:
         if todo_id not in refused:
             with acting_for(cause[todo_id]):
                 put_projection(todo_id, projection)
+    _count(fresh_changes(before, (change for _, change in changes)), len(changes), refused)
     return len(moved) - len(refused)
+
+
+def _count(fresh: Sequence[ChangeEvent], decoded: int, refused: Mapping[int, str]) -> None:
+    """Count the batch's outcomes; every fresh change of a written todo is now readable."""
+    readable = time.time()
+    projected = 0
+    for change in fresh:
+        if change.todo_id in refused:
+            continue  # counted as dead-lettered by the DLQ
+        projected += 1
+        if (seconds := latency.write_to_readable(change, readable)) is not None:
+            metrics.WRITE_TO_READABLE_SECONDS.observe(seconds)
+    # Once per batch: a counter's increment takes a lock.
+    metrics.CHANGES_PROJECTED.inc(projected)
+    metrics.CHANGES_STALE.inc(decoded - len(fresh))
 
 
 @app.agent(changes_topic, name="project_changes")

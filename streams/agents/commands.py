@@ -15,6 +15,7 @@ from psycopg_pool import PoolTimeout
 from contracts.records import TodoCommand, decode_command
 from streams.agents.pipeline import Writer, dead_letter, decode_batch, run_batches, write_isolating
 from streams.app import app, connections, settings
+from streams.monitoring import metrics
 from streams.topics import commands_dlq_topic, commands_topic
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,12 @@ POISON_ERRORS = (DataError, IntegrityError, InternalError, NotSupportedError, Pr
 
 
 async def _apply(pairs: Sequence[tuple[EventT, TodoCommand]]) -> None:
-    outcome = await connections.command_store.apply_batch([command for _, command in pairs])
+    with metrics.POSTGRESQL_WRITE_SECONDS.time():
+        outcome = await connections.command_store.apply_batch([command for _, command in pairs])
+    # Counted once the transaction committed: a batch rolled back and retried counts once.
+    metrics.COMMANDS_APPLIED.inc(outcome.applied)
+    metrics.COMMANDS_REJECTED.inc(outcome.rejected)
+    metrics.COMMANDS_DUPLICATE.inc(outcome.duplicates)
     log.debug("command batch: %s", outcome)
 
 
@@ -40,6 +46,7 @@ POSTGRESQL: Writer[tuple[EventT, TodoCommand]] = Writer(
 
 async def apply_batch(events: Sequence[EventT]) -> None:
     """Apply a batch of commands in order; dead-letter the undecodable and the refused."""
+    metrics.COMMAND_BATCH_SIZE.observe(len(events))
     decoded = await decode_batch(events, decode_command, commands_dlq_topic)
     refused = await write_isolating(POSTGRESQL, decoded)
     await dead_letter(commands_dlq_topic, [(event, reason) for (event, _), reason in refused])

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
+from streams.monitoring.lag import PartitionLag
 from web_read.docs import ASSETS
 from web_read.openapi import build_document
 
@@ -92,7 +93,9 @@ async def test_the_health_report_matches_the_health_schema(
     read_model.healthy = healthy
     monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {"state": "x"}))
     monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {"state": "y"}))
-    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {"todos[0]": 3})
+    monkeypatch.setattr(
+        "web_read.health.pipeline_lag", lambda app: ([PartitionLag("todos", 0, 7, 3)], [])
+    )
     response = await client.get("/health")
     assert response.status == (200 if healthy else 503)
     OAS30Validator({**COMPONENTS["schemas"]["Health"], "components": COMPONENTS}).validate(

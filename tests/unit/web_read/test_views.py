@@ -8,6 +8,7 @@ from faust.types import TP
 from contracts.records import Position, Todo, parse_time
 from streams.app import app
 from streams.domain import Projection
+from streams.monitoring.lag import PartitionLag
 from streams.tables import todos_table
 from tests.unit.web_read.tokens import CALLER
 
@@ -191,10 +192,15 @@ async def test_health_is_503_naming_what_is_wrong(client, read_model, monkeypatc
 async def test_health_is_200_when_every_check_passes(client, monkeypatch):
     monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {}))
     monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
-    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {"todos[0]": 0})
+    monkeypatch.setattr(
+        "web_read.health.pipeline_lag",
+        lambda app: ([PartitionLag("todos", 0, 9, 0)], [PartitionLag("changelog", 0, 0, 52)]),
+    )
     response = await client.get("/health")
     assert response.status == 200
-    assert (await response.json())["consumer_lag"] == {"todos[0]": 0}
+    body = await response.json()
+    assert body["consumer_lag"] == {"todos[0]": 0}
+    assert body["standby_or_changelog"] == {"changelog[0]": 52}
 
 
 async def test_the_constant_view_returns_a_fixed_small_json_body(client):

@@ -77,7 +77,7 @@ async def test_a_token_is_checked_before_the_query(anonymous):
 async def test_health_schema_docs_and_the_probe_need_no_token(anonymous, monkeypatch, path):
     monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {}))
     monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
-    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {})
+    monkeypatch.setattr("web_read.health.pipeline_lag", lambda app: ([], []))
     response = await anonymous.get(path)
     assert response.status == 200
 
@@ -192,7 +192,7 @@ async def test_health_reports_the_deny_list_and_stays_200_while_it_catches_up(
 ):
     monkeypatch.setattr("web_read.health.consumer_status", lambda app: (True, {}))
     monkeypatch.setattr("web_read.health.recovery_status", lambda app: (True, {}))
-    monkeypatch.setattr("web_read.health.consumer_lag", lambda app: {})
+    monkeypatch.setattr("web_read.health.pipeline_lag", lambda app: ([], []))
     deny_list.apply(UserChange(OTHER, DEACTIVATED))
     response = await anonymous.get("/health")
     assert response.status == 200

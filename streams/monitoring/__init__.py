@@ -1,0 +1,1 @@
+"""The worker's own monitoring: Prometheus metrics, consumer lag, Kafka Connect's state."""
