@@ -18,18 +18,11 @@ from typing import Any
 import requests
 
 from compose.polling import wait_until
-
-CONNECTOR_FILE = Path(__file__).resolve().parent / "connector.json"
+from debezium.connector import CONNECTOR_FILE, load
 
 
 class RegistrationError(Exception):
     """The connector could not be registered or did not reach RUNNING."""
-
-
-def load(path: Path = CONNECTOR_FILE) -> tuple[str, dict[str, str]]:
-    """The connector's name and config from a `{"name": ..., "config": {...}}` file."""
-    doc = json.loads(path.read_text())
-    return doc["name"], dict(doc["config"])
 
 
 def connect_url() -> str:

@@ -9,14 +9,17 @@ from typing import Any
 
 import aiohttp
 
+from debezium.connector import connector_name
 from streams.monitoring import metrics
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
 REQUEST_SECONDS = 3.0
-# The state a connector known from an earlier poll is shown in while Connect does not answer.
+# The state a known or expected connector is shown in while Connect does not answer.
 UNREACHABLE = "UNREACHABLE"
+# The state of an expected connector that a reachable Connect does not have.
+MISSING = "MISSING"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class ConnectorState:
 class ConnectStatus:
     """What the last poll of Kafka Connect found."""
 
+    # The connectors the pipeline needs: shown even before Connect has ever answered.
+    expected: tuple[str, ...] = ()
     polled: bool = False
     reachable: bool = False
     error: str | None = None
@@ -84,12 +89,21 @@ def parse_statuses(body: object) -> dict[str, ConnectorState]:
     return found
 
 
-def unreachable(previous: dict[str, ConnectorState]) -> dict[str, ConnectorState]:
-    """Return the known connectors and tasks, each now in state UNREACHABLE."""
-    return {
-        name: ConnectorState(UNREACHABLE, {t: UNREACHABLE for t in c.tasks})
-        for name, c in previous.items()
-    }
+def unreachable(
+    previous: dict[str, ConnectorState], expected: tuple[str, ...] = ()
+) -> dict[str, ConnectorState]:
+    """Return the known and the expected connectors and tasks, each now in state UNREACHABLE."""
+    found = {name: ConnectorState(UNREACHABLE) for name in expected}
+    for name, c in previous.items():
+        found[name] = ConnectorState(UNREACHABLE, {t: UNREACHABLE for t in c.tasks})
+    return found
+
+
+def with_missing(
+    connectors: dict[str, ConnectorState], expected: tuple[str, ...]
+) -> dict[str, ConnectorState]:
+    """Return the connectors Connect reported plus each expected one it lacks, as MISSING."""
+    return {**{name: ConnectorState(MISSING) for name in expected}, **connectors}
 
 
 def set_gauges(status: ConnectStatus) -> None:
@@ -124,11 +138,12 @@ async def poll(base_url: str, status: ConnectStatus, fetch: Fetch = fetch_json) 
         if status.reachable or not status.polled:
             log.warning("Kafka Connect at %s does not answer: %r", base_url, exc)
         status.reachable, status.error = False, type(exc).__name__
-        status.connectors = unreachable(status.connectors)
+        status.connectors = unreachable(status.connectors, status.expected)
     else:
-        status.reachable, status.error, status.connectors = True, None, connectors
+        status.reachable, status.error = True, None
+        status.connectors = with_missing(connectors, status.expected)
     status.polled = True
     set_gauges(status)
 
 
-connect_status = ConnectStatus()
+connect_status = ConnectStatus(expected=(connector_name(),))

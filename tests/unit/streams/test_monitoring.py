@@ -9,6 +9,7 @@ import pytest
 from faust.types import TP
 
 from contracts.records import ChangeEvent, Position, Todo, decode_change
+from debezium.connector import connector_name
 from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
 from streams.monitoring import connect, latency, metrics
@@ -272,3 +273,38 @@ def test_a_failed_task_or_no_connector_is_a_problem():
     assert status.problem() == "kafka_connect: no connector registered"
     with pytest.raises(ValueError):
         connect.parse_statuses([])
+
+
+async def test_the_expected_connector_shows_as_unreachable_even_before_connect_ever_answered():
+    status = connect.ConnectStatus(expected=("todos-postgres",))
+
+    async def refused(url: str) -> object:
+        raise ConnectionRefusedError("down")
+
+    await connect.poll("http://connect:8083", status, refused)
+    assert (
+        _sample("todo_eda_connect_connector_state", connector="todos-postgres", state="UNREACHABLE")
+        == 1
+    )
+    assert status.report()["connectors"] == {
+        "todos-postgres": {"state": "UNREACHABLE", "tasks": {}}
+    }
+    assert status.problem() == "kafka_connect: unreachable"
+
+
+async def test_an_expected_connector_that_connect_lacks_shows_as_missing():
+    status = connect.ConnectStatus(expected=("todos-postgres",))
+
+    async def empty(url: str) -> object:
+        return {}
+
+    await connect.poll("http://connect:8083", status, empty)
+    assert (
+        _sample("todo_eda_connect_connector_state", connector="todos-postgres", state="MISSING")
+        == 1
+    )
+    assert status.problem() == "kafka_connect: not running: todos-postgres"
+
+
+def test_the_worker_expects_the_connector_the_launcher_registers():
+    assert connect.connect_status.expected == (connector_name(),) == ("todos-postgres",)
