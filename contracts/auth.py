@@ -27,6 +27,8 @@ USER_ID_CLAIM = "user_id"
 #: Claim telling an access token from a refresh token.
 TOKEN_TYPE_CLAIM = "token_type"  # noqa: S105 (a claim name, not a secret)
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 (a claim value, not a secret)
+#: Claim present (true) in the tokens of a staff user: the read API's internal pages need it.
+STAFF_CLAIM = "staff"
 #: `iss` of every token; both APIs refuse another issuer.
 ISSUER = "todo-eda"
 

@@ -15,8 +15,9 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
 - `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
   rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
   read model's only writer.
-- `READ_API_METRICS_LOOPBACK` (default 1): `GET /metrics` answers callers on the loopback
-  address; 0 refuses everyone (403) until a staff check exists.
+- `READ_API_INTERNAL_LOOPBACK` (default 1): the internal pages (`/metrics`, `/pipeline`,
+  `/topics`) answer loopback callers without a token; anyone else, or everyone when 0,
+  needs a staff user's access token.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Settings:
     bench_probe: bool = False  # serve the benchmark's constant view
     page_cache_mb: int = 128
     kafka_connect_url: str = "http://localhost:8083"
-    metrics_loopback: bool = True  # /metrics answers loopback callers (else always 403)
+    internal_loopback: bool = True  # internal pages answer loopback callers without a token
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -111,7 +112,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
             "STREAMS_PAGE_CACHE_MB", env.get("STREAMS_PAGE_CACHE_MB", "128")
         ),
         kafka_connect_url=setting("KAFKA_CONNECT_URL", env),
-        metrics_loopback=(env.get("READ_API_METRICS_LOOPBACK") or "1").strip().lower()
+        internal_loopback=(env.get("READ_API_INTERNAL_LOOPBACK") or "1").strip().lower()
         in {"1", "true", "yes", "on"},
     )
 

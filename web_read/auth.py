@@ -63,8 +63,16 @@ def bearer_token(authorization: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Verified:
+class Caller:
+    """Who a verified access token speaks for."""
+
     user_id: int
+    staff: bool = False
+
+
+@dataclass(frozen=True)
+class _Verified:
+    caller: Caller
     expires_at: float
     kid: str
 
@@ -90,19 +98,23 @@ class TokenVerifier:
 
     def verify(self, token: str) -> int:
         """Return the user id of a valid access token, or raise UnauthorizedError saying why."""
+        return self.caller(token).user_id
+
+    def caller(self, token: str) -> Caller:
+        """Return who a valid access token speaks for, or raise UnauthorizedError saying why."""
         if self._clock() - self._loaded_at >= REFRESH_SECONDS:
             self._reload()
         known = self._cache.get(token)
         if known is not None:
             if self._wall_clock() < known.expires_at:
                 self._cache.move_to_end(token)
-                return known.user_id
+                return known.caller
             del self._cache[token]
         verified = self._verify_signed(token)
         self._cache[token] = verified
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return verified.user_id
+        return verified.caller
 
     def _verify_signed(self, token: str) -> _Verified:
         # A JWS is base64url and dots; aiohttp hands undecodable header bytes over as
@@ -131,7 +143,8 @@ class TokenVerifier:
         except DecodeError:
             raise UnauthorizedError("bad user id") from None
         exp = claims["exp"]
-        return _Verified(user_id=user_id, expires_at=float(exp), kid=kid)
+        caller = Caller(user_id, staff=claims.get(auth.STAFF_CLAIM) is True)
+        return _Verified(caller=caller, expires_at=float(exp), kid=kid)
 
     def _key(self, kid: str) -> Ed25519PublicKey | None:
         key = self._keys.get(kid)
@@ -198,9 +211,14 @@ def verifier(env: Mapping[str, str] = os.environ) -> TokenVerifier:
 
 def authenticate(headers: Mapping[str, str]) -> int:
     """Return the calling user's id from the request's headers, or raise a 401 saying why."""
-    user_id = verifier().verify(bearer_token(headers.get("Authorization")))
+    return authenticate_caller(headers).user_id
+
+
+def authenticate_caller(headers: Mapping[str, str]) -> Caller:
+    """Return who is calling, from the request's headers, or raise a 401 saying why."""
+    caller = verifier().caller(bearer_token(headers.get("Authorization")))
     # Checked on every request, cached token or not: a deactivation takes effect at once.
-    refusal = user_refusal(user_id)
+    refusal = user_refusal(caller.user_id)
     if refusal is not None:
         raise UnauthorizedError(refusal)
-    return user_id
+    return caller

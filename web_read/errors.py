@@ -47,6 +47,13 @@ class UnauthorizedError(WebError):
         )
 
 
+class ForbiddenError(WebError):
+    """A valid caller who may not see this (403)."""
+
+    code = http.HTTPStatus.FORBIDDEN
+    detail = "You do not have permission to perform this action."
+
+
 class NotFoundError(WebError):
     """No such todo (404)."""
 

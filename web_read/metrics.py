@@ -1,36 +1,15 @@
-"""`GET /metrics`: the worker's Prometheus metrics, to loopback callers only.
-
-The read API cannot tell a staff user from a token: the write API signs tokens without such
-a claim. Until it adds one, the metrics answer only requests from the loopback address
-(`READ_API_METRICS_LOOPBACK=1`, the default), and every request when that is 0 gets a 403.
-"""
+"""`GET /metrics`: the worker's Prometheus metrics, to loopback callers and staff tokens."""
 
 from __future__ import annotations
 
-import ipaddress
-
-import orjson
 from faust import web
 from faust.types import AppT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.app import app, settings
+from streams.app import app
 from streams.monitoring import lag, metrics
-
-
-def is_loopback(peer: str | None) -> bool:
-    """Whether the peer address is a loopback one (127.0.0.0/8, ::1)."""
-    if not peer:
-        return False
-    try:
-        return ipaddress.ip_address(peer.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def may_scrape(peer: str | None, *, loopback_allowed: bool) -> bool:
-    """Whether a caller at `peer` may read the metrics."""
-    return loopback_allowed and is_loopback(peer)
+from web_read.api_view import ApiView
+from web_read.internal import require_internal_access
 
 
 def refresh_gauges(app: AppT) -> None:
@@ -54,20 +33,12 @@ def exposition() -> bytes:
     return generate_latest(metrics.REGISTRY)
 
 
-FORBIDDEN_BODY = orjson.dumps(
-    {"detail": "The metrics answer only the loopback address (READ_API_METRICS_LOOPBACK=1)."}
-)
-
-
-class MetricsView(web.View):
-    """`GET /metrics`: the Prometheus text format; 403 JSON for a caller not allowed."""
+class MetricsView(ApiView):
+    """`GET /metrics`: the Prometheus text format; a JSON 401 or 403 for a caller not allowed."""
 
     async def get(self, request: web.Request) -> web.Response:
-        """Refresh the scrape-time gauges and return the registry, or 403."""
-        # aiohttp's `remote` is the TCP peer: a forwarded-for header cannot claim loopback.
-        peer: str | None = getattr(request, "remote", None)
-        if not may_scrape(peer, loopback_allowed=settings.metrics_loopback):
-            return self.bytes(FORBIDDEN_BODY, content_type="application/json", status=403)
+        """Refresh the scrape-time gauges and return the registry."""
+        require_internal_access(request)
         refresh_gauges(app)
         # The header, not content_type=: prometheus_client's type carries a version parameter.
         return self.bytes(exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -40,7 +40,13 @@ def access_token_refresh(*, refresh: str) -> str:
         raise AuthenticationFailed("User not found", code="user_not_found")
     if not user.is_active:
         raise AuthenticationFailed("User is inactive", code="user_inactive")
-    return str(token.access_token)
+    access = token.access_token
+    # Staff status as it is now, not as it was when the refresh token was issued.
+    if user.is_staff:
+        access[auth.STAFF_CLAIM] = True
+    elif auth.STAFF_CLAIM in access:
+        del access[auth.STAFF_CLAIM]
+    return str(access)
 
 
 def access_token_issue(*, username: str) -> str:

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.exceptions import (
     TokenError,
 )
 
+from contracts import auth
 from cud_api.accounts import backend
 
 
@@ -30,6 +31,14 @@ class _KidToken(tokens.Token):
                 raise TokenError(str(cause)) from cause
             raise
 
+    @classmethod
+    def for_user(cls, user: Any) -> Any:
+        """Return a token for `user`, marked as a staff user's when it is one."""
+        token = super().for_user(user)
+        if user.is_staff:
+            token[auth.STAFF_CLAIM] = True
+        return token
+
     @property
     def token_backend(self) -> backend.KidTokenBackend:
         """The kid-aware backend instead of simplejwt's single-key one."""
@@ -44,7 +53,7 @@ class AccessToken(_KidToken, tokens.AccessToken):
     """A short-lived token that authenticates API calls."""
 
 
-class RefreshToken(_KidToken, tokens.RefreshToken):  # type: ignore[misc]  # as simplejwt's
+class RefreshToken(_KidToken, tokens.RefreshToken):
     """A longer-lived token that only buys new access tokens."""
 
     access_token_class = AccessToken

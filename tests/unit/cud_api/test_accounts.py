@@ -211,3 +211,30 @@ def test_register_off_is_403_with_a_clear_message(client, registered, monkeypatc
     body = response.json()
     assert body["message"] == "Self-service registration is turned off on this server."
     assert registered == []
+
+
+def test_a_staff_users_tokens_carry_the_staff_claim_and_others_do_not(client, users):
+    assert "staff" not in token_backend().decode(sign_in(client).json()["data"]["access"])
+    users.rows[ALICE_ID].is_staff = True
+    data = sign_in(client).json()["data"]
+    assert token_backend().decode(data["access"])["staff"] is True
+    assert token_backend().decode(data["refresh"])["staff"] is True
+
+
+def test_a_refresh_gives_the_staff_claim_as_the_user_is_now(client, monkeypatch, users):
+    monkeypatch.setattr(
+        "cud_api.accounts.services.User.objects.filter",
+        lambda pk: type("Q", (), {"first": lambda self: users.rows.get(int(pk))})(),
+    )
+    users.rows[ALICE_ID].is_staff = True
+    refresh = sign_in(client).json()["data"]["refresh"]
+
+    def refreshed() -> dict:
+        response = client.post(
+            "/api/auth/token/refresh/", {"refresh": refresh}, content_type="application/json"
+        )
+        return token_backend().decode(response.json()["data"]["access"])
+
+    assert refreshed()["staff"] is True
+    users.rows[ALICE_ID].is_staff = False
+    assert "staff" not in refreshed()
