@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -19,8 +20,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from requests.auth import AuthBase
+from selenium import webdriver
 
 from compose.launcher import IsolatedStack, StackAddresses
+from tests.support.browser import chromium
 from tests.support.polling import wait_for
 from tests.support.users import TestUser, obtain_tokens, register_user
 
@@ -241,3 +244,10 @@ def pipeline(stack: IsolatedStack) -> Iterator[Pipeline]:
     clients = Pipeline(stack.addresses)
     yield clients
     clients.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with a fresh profile, installed on first use."""
+    with chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
