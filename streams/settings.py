@@ -72,6 +72,12 @@ class Settings:
         return [h if "://" in h else f"kafka://{h}" for h in hosts]
 
     @property
+    def bootstrap_servers(self) -> str:
+        """Return the broker list as aiokafka's host list (without Faust's `kafka://`)."""
+        hosts = [h.strip() for h in self.kafka_broker_url.split(",") if h.strip()]
+        return ",".join(h.removeprefix("kafka://") for h in hosts)
+
+    @property
     def postgres_conninfo(self) -> str:
         """Return a libpq connection string."""
         return make_conninfo(

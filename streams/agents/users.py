@@ -46,16 +46,10 @@ class Consumer(Protocol):
     async def getmany(self, *, timeout_ms: int) -> Mapping[TopicPartition, Iterable[Any]]: ...
 
 
-def bootstrap_servers(broker_url: str) -> str:
-    """Return KAFKA_BROKER_URL as aiokafka's host list (without Faust's `kafka://`)."""
-    hosts = [h.strip().removeprefix("kafka://") for h in broker_url.split(",") if h.strip()]
-    return ",".join(hosts)
-
-
 def new_consumer() -> Consumer:
     """Return a consumer of raw bytes in no group, committing nothing."""
     consumer: Consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(settings.kafka_broker_url),
+        bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

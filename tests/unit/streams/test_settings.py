@@ -19,3 +19,9 @@ def test_a_replay_worker_takes_its_own_id_and_only_the_projection():
     assert settings.app_id == "bench-replay-1"
     assert settings.agents == frozenset({"project_changes"})
     assert not settings.runs_agent("apply_commands")
+
+
+def test_the_broker_list_loses_fausts_scheme_for_aiokafka():
+    settings = load_settings({"KAFKA_BROKER_URL": "kafka://a:9092, b:9093"})
+    assert settings.bootstrap_servers == "a:9092,b:9093"
+    assert settings.faust_brokers == ["kafka://a:9092", "kafka://b:9093"]

@@ -13,7 +13,7 @@ from aiokafka import TopicPartition
 
 from contracts import topics
 from contracts.records import DecodeError
-from streams.agents.users import UserChangesReader, bootstrap_servers
+from streams.agents.users import UserChangesReader
 from streams.users import DEACTIVATED, DELETED, DenyList, UserChange, decode_user_change
 from tests.support.polling import async_wait_for
 
@@ -113,10 +113,6 @@ def test_a_malformed_record_is_skipped_and_counted(caplog):
     assert deny.refusal(5) == DEACTIVATED
     assert deny.status()["skipped_records"] == 1
     assert "t[0]@1" in caplog.text
-
-
-def test_the_broker_list_loses_fausts_scheme():
-    assert bootstrap_servers("kafka://a:9092, b:9093") == "a:9092,b:9093"
 
 
 @dataclass

@@ -1,0 +1,154 @@
+"""The Kafka cluster as the internal pages see it: topics' offsets and consumer groups' lag.
+
+Read over the worker's own clients, not its consumer's assignment: with several workers
+each holds only some partitions, and a page must show the whole group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from streams.app import settings
+
+log = logging.getLogger(__name__)
+
+# Each call waits at most this long for Kafka: a page answers 503 rather than hang.
+REQUEST_SECONDS = 5.0
+
+
+class ClusterUnavailable(Exception):
+    """Kafka did not answer a question about the cluster in time."""
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    """One partition's first and next offsets (its record count when nothing was deleted)."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class GroupPartition:
+    """A consumer group's committed offset on one partition, and how far behind the end it is."""
+
+    group: str
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed on this partition
+    end: int
+
+    @property
+    def lag(self) -> int:
+        """Return the records past the committed offset (all of them when none is)."""
+        return max(0, self.end - (self.committed or 0))
+
+
+class ClusterView:
+    """One admin client and one group-less consumer, started on first use and reused."""
+
+    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        async with self._lock:
+            if self._admin is None or self._consumer is None:
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self.bootstrap_servers, client_id=f"{self.client_id}-admin"
+                )
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap_servers,
+                    group_id=None,
+                    enable_auto_commit=False,
+                    client_id=f"{self.client_id}-cluster",
+                )
+                try:
+                    await asyncio.wait_for(admin.start(), REQUEST_SECONDS)
+                    await asyncio.wait_for(consumer.start(), REQUEST_SECONDS)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    await _close_quietly(admin, consumer)
+                    raise ClusterUnavailable(f"Kafka does not answer: {exc!r}") from exc
+                self._admin, self._consumer = admin, consumer
+            return self._admin, self._consumer
+
+    async def close(self) -> None:
+        """Stop both clients (a later call starts new ones)."""
+        async with self._lock:
+            admin, consumer = self._admin, self._consumer
+            self._admin = self._consumer = None
+        await _close_quietly(admin, consumer)
+
+    async def topic_partitions(self, names: Iterable[str] | None = None) -> list[TopicPartition]:
+        """Return every partition of the named topics (of every topic when None), sorted."""
+        _, consumer = await self._clients()
+        try:
+            known = await asyncio.wait_for(consumer.topics(), REQUEST_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
+            raise ClusterUnavailable(f"no topic metadata: {exc!r}") from exc
+        wanted = sorted(known if names is None else set(names) & set(known))
+        return [
+            TopicPartition(topic, partition)
+            for topic in wanted
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+
+    async def offsets(self, partitions: list[TopicPartition]) -> list[PartitionOffsets]:
+        """Return the first and next offset of each partition."""
+        _, consumer = await self._clients()
+        try:
+            starts = await asyncio.wait_for(consumer.beginning_offsets(partitions), REQUEST_SECONDS)
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), REQUEST_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
+            raise ClusterUnavailable(f"no offsets: {exc!r}") from exc
+        return [PartitionOffsets(tp.topic, tp.partition, starts[tp], ends[tp]) for tp in partitions]
+
+    async def group_lag(self, group: str, topics: Iterable[str]) -> list[GroupPartition]:
+        """Return the group's committed offset and lag on every partition of `topics`."""
+        admin, consumer = await self._clients()
+        partitions = await self.topic_partitions(topics)
+        if not partitions:
+            return []
+        try:
+            committed = await asyncio.wait_for(
+                admin.list_consumer_group_offsets(group, partitions=partitions), REQUEST_SECONDS
+            )
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), REQUEST_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
+            raise ClusterUnavailable(f"no offsets of group {group}: {exc!r}") from exc
+        return [
+            GroupPartition(group, tp.topic, tp.partition, _committed(committed.get(tp)), ends[tp])
+            for tp in partitions
+        ]
+
+
+def _committed(found: object) -> int | None:
+    # OffsetFetch answers -1 for a partition the group never committed on.
+    offset = getattr(found, "offset", None)
+    return offset if isinstance(offset, int) and offset >= 0 else None
+
+
+async def _close_quietly(*clients: object) -> None:
+    for client in clients:
+        closer = getattr(client, "close", None) or getattr(client, "stop", None)
+        if closer is None:
+            continue
+        try:
+            await closer()
+        except Exception as exc:  # closing a half-started client: nothing more to do
+            log.debug("closing %r: %r", client, exc)
+
+
+cluster = ClusterView(settings.bootstrap_servers, settings.app_id)
