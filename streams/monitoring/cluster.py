@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 REQUEST_SECONDS = 5.0
 
 
-class ClusterUnavailable(Exception):
+class ClusterUnavailableError(Exception):
     """Kafka did not answer a question about the cluster in time."""
 
 
@@ -80,7 +80,7 @@ class ClusterView:
                     await asyncio.wait_for(consumer.start(), REQUEST_SECONDS)
                 except (KafkaError, OSError, TimeoutError) as exc:
                     await _close_quietly(admin, consumer)
-                    raise ClusterUnavailable(f"Kafka does not answer: {exc!r}") from exc
+                    raise ClusterUnavailableError(f"Kafka does not answer: {exc!r}") from exc
                 self._admin, self._consumer = admin, consumer
             return self._admin, self._consumer
 
@@ -97,7 +97,7 @@ class ClusterView:
         try:
             known = await asyncio.wait_for(consumer.topics(), REQUEST_SECONDS)
         except (KafkaError, TimeoutError) as exc:
-            raise ClusterUnavailable(f"no topic metadata: {exc!r}") from exc
+            raise ClusterUnavailableError(f"no topic metadata: {exc!r}") from exc
         wanted = sorted(known if names is None else set(names) & set(known))
         return [
             TopicPartition(topic, partition)
@@ -112,7 +112,7 @@ class ClusterView:
             starts = await asyncio.wait_for(consumer.beginning_offsets(partitions), REQUEST_SECONDS)
             ends = await asyncio.wait_for(consumer.end_offsets(partitions), REQUEST_SECONDS)
         except (KafkaError, TimeoutError) as exc:
-            raise ClusterUnavailable(f"no offsets: {exc!r}") from exc
+            raise ClusterUnavailableError(f"no offsets: {exc!r}") from exc
         return [PartitionOffsets(tp.topic, tp.partition, starts[tp], ends[tp]) for tp in partitions]
 
     async def group_lag(self, group: str, topics: Iterable[str]) -> list[GroupPartition]:
@@ -127,7 +127,7 @@ class ClusterView:
             )
             ends = await asyncio.wait_for(consumer.end_offsets(partitions), REQUEST_SECONDS)
         except (KafkaError, TimeoutError) as exc:
-            raise ClusterUnavailable(f"no offsets of group {group}: {exc!r}") from exc
+            raise ClusterUnavailableError(f"no offsets of group {group}: {exc!r}") from exc
         return [
             GroupPartition(group, tp.topic, tp.partition, _committed(committed.get(tp)), ends[tp])
             for tp in partitions
