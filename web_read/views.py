@@ -28,6 +28,7 @@ from web_read.errors import (
 )
 from web_read.health import health_report
 from web_read.metrics import MetricsView
+from web_read.pages import routes as pages
 from web_read.params import parse_detail_query, parse_id, parse_list_query, parse_schema_format
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ def routes(*, bench_probe: bool = False) -> list[tuple[str, str, type[web.View]]
         (docs.DOCS_PATH.rstrip("/"), "api-docs", DocsView),
         (f"{docs.ASSETS_PATH}{{name}}", "api-docs-asset", DocsAssetView),
     ]
+    views.extend(pages.ROUTES)
     if bench_probe:
         views.append(("/bench/constant", "bench-constant", ConstantView))
     return [

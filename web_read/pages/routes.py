@@ -1,0 +1,11 @@
+"""Routes of the internal pages as (path, name, view), joined to the read API's in views.py."""
+
+from __future__ import annotations
+
+from faust import web
+
+from web_read.pages.assets import ASSETS_PATH, PageAssetView
+
+ROUTES: list[tuple[str, str, type[web.View]]] = [
+    (f"{ASSETS_PATH}{{name}}", "page-asset", PageAssetView),
+]
