@@ -19,7 +19,7 @@ from cud_api.accounts.inputs import RegisterInput, TokenObtainInput, TokenRefres
 from cud_api.accounts.services import access_token_refresh, user_register
 from cud_api.accounts.throttling import LoginFailureThrottle
 from cud_api.core.exceptions import ForbiddenError
-from cud_api.core.responses import success_body
+from cud_api.core.responses import success_response
 from cud_api.todos.openapi import ERROR_SCHEMA, envelope_schema
 
 REGISTRATION_OFF = "Self-service registration is turned off on this server."
@@ -77,13 +77,8 @@ class RegisterApi(_OpenApi):
         serializer = RegisterInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = user_register(**serializer.validated_data)
-        return Response(
-            success_body(
-                status_code=201,
-                data={"id": user.pk, "username": user.username},
-                message="User registered",
-            ),
-            status=201,
+        return success_response(
+            {"id": user.pk, "username": user.username}, "User registered", status=201
         )
 
 
@@ -123,12 +118,8 @@ class TokenObtainApi(_OpenApi):
                     throttle.record_failure()
             raise
         tokens = serializer.validated_data
-        return Response(
-            success_body(
-                status_code=200,
-                data={"access": tokens["access"], "refresh": tokens["refresh"]},
-                message="Signed in",
-            )
+        return success_response(
+            {"access": tokens["access"], "refresh": tokens["refresh"]}, "Signed in"
         )
 
 
@@ -152,6 +143,4 @@ class TokenRefreshApi(_OpenApi):
         serializer = TokenRefreshInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         access = access_token_refresh(refresh=serializer.validated_data["refresh"])
-        return Response(
-            success_body(status_code=200, data={"access": access}, message="Token refreshed")
-        )
+        return success_response({"access": access}, "Token refreshed")

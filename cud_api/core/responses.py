@@ -6,11 +6,21 @@ from typing import Any
 
 from django.conf import settings
 from django.http import JsonResponse
+from rest_framework.response import Response
 
 
 def success_body(*, status_code: int, data: Any, message: str) -> dict[str, Any]:
     """Build the success envelope `{"status": "success", "status_code", "data", "message"}`."""
     return {"status": "success", "status_code": status_code, "data": data, "message": message}
+
+
+def success_response(
+    data: Any, message: str, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """Answer with the success envelope around `data`, its status code in body and line."""
+    return Response(
+        success_body(status_code=status, data=data, message=message), status=status, headers=headers
+    )
 
 
 def error_body(

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
-from cud_api.core.responses import success_body
+from cud_api.core.responses import success_body, success_response
 from cud_api.todos.idempotency import (
     IDEMPOTENCY_META_KEY,
     StoredResponse,
@@ -188,9 +188,7 @@ class TodoListCreateApi(APIView):
         """List the caller's todos by ascending id, `limit` after `after` (or by `page`)."""
         data, next_url = _todo_page(request, list_query_parse(_query_pairs(request)))
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
-        return Response(
-            success_body(status_code=200, data=data, message="Todos retrieved"), headers=headers
-        )
+        return success_response(data, "Todos retrieved", headers=headers)
 
     @extend_schema(
         operation_id="todos_create",
@@ -241,11 +239,7 @@ class TodoDetailApi(APIView):
         todo = todo_get(todo_id=pk, owner_id=_owner_id(request))
         if todo is None:
             raise NotFoundError(f"Todo {pk} not found (a create may still be pending).")
-        return Response(
-            success_body(
-                status_code=200, data=TodoOutputSerializer(todo).data, message="Todo retrieved"
-            )
-        )
+        return success_response(TodoOutputSerializer(todo).data, "Todo retrieved")
 
     @extend_schema(
         operation_id="todos_replace",
@@ -326,6 +320,4 @@ class CommandStatusApi(APIView):
             raise NotFoundError(f"Command {parsed} not found.")
         status = _command_status(parsed, outcome)
         data = CommandStatusOutputSerializer(status).data
-        return Response(
-            success_body(status_code=200, data=data, message=f"Command {data['status']}")
-        )
+        return success_response(data, f"Command {data['status']}")
