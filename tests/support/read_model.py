@@ -1,8 +1,22 @@
-"""Walks of the read model's list pages, the way the read API's clients follow `Link`."""
+"""The read model in tests: sample projections, and walks of the list pages as clients do."""
 
 from __future__ import annotations
 
+from contracts.records import Position, Todo
+from streams.domain import Projection
 from streams.read_model import ReadModel
+
+#: The owner of every sample projection.
+SAMPLE_OWNER = 7
+
+
+def projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
+    """A todo of SAMPLE_OWNER at `lsn`; title None: its delete."""
+    position = Position(lsn=lsn, streamed=True, version=1)
+    if title is None:
+        return Projection(todo=None, position=position, former_owners=frozenset({SAMPLE_OWNER}))
+    todo = Todo(todo_id, title, completed=done, version=1, owner_id=SAMPLE_OWNER)
+    return Projection(todo, position)
 
 
 async def walk_ids(

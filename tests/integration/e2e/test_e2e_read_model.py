@@ -11,23 +11,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.records import Position, Todo
+from contracts.records import Todo
 from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key
-from streams.domain import Projection
 from streams.read_model import ReadModel
 from streams.read_model.store import UPDATE_CHUNK
 from tests.integration.conftest import needs
-from tests.support.read_model import walk_ids
+from tests.support.read_model import SAMPLE_OWNER, projection, walk_ids
 
-OWNER = 7
-
-
-def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
-    """A todo of OWNER; title None: its delete."""
-    position = Position(lsn=lsn, streamed=True, version=1)
-    if title is None:
-        return Projection(todo=None, position=position, former_owners=frozenset({OWNER}))
-    return Projection(Todo(todo_id, title, completed=done, version=1, owner_id=OWNER), position)
+OWNER = SAMPLE_OWNER
 
 
 def _key(n: int) -> str:
@@ -90,8 +81,8 @@ async def test_the_servers_write_semantics_the_store_relies_on(read_model):
 
 async def test_pages_list_live_todos_in_id_order_across_buckets_and_filter_completed(read_model):
     ids = [1, 2, 127, 128, 129, 5000, 5001, 300_000]
-    await read_model.write({i: _projection(i, 10, f"#{i}", done=i % 2 == 0) for i in ids})
-    await read_model.write({128: _projection(128, 20, None), 2: _projection(2, 5, "stale")})
+    await read_model.write({i: projection(i, 10, f"#{i}", done=i % 2 == 0) for i in ids})
+    await read_model.write({128: projection(128, 20, None), 2: projection(2, 5, "stale")})
     live = [i for i in ids if i != 128]
     page = await read_model.list_page(owner_id=OWNER, completed=None, after=None, limit=100)
     assert [t["id"] for t in page.todos] == live and page.next_after is None
@@ -107,7 +98,7 @@ async def test_pages_list_live_todos_in_id_order_across_buckets_and_filter_compl
 
 
 async def test_a_redelivered_batch_leaves_every_document_as_it_was(read_model, database):
-    batch = {i: _projection(i, 10, f"#{i}") for i in range(1, 3 * BUCKET_SIZE)}
+    batch = {i: projection(i, 10, f"#{i}") for i in range(1, 3 * BUCKET_SIZE)}
     assert await read_model.write(batch) == 3
     pages = read_model.database[READ_MODEL_PAGES]
     before = [d async for d in pages.find({}).sort("_id", 1)]
@@ -127,14 +118,14 @@ async def test_a_worker_with_a_stale_cache_loses_the_compare_and_set_and_merges_
     other = ReadModel(os.environ["MONGO_URL"], database)
     await other.open()
     try:
-        await read_model.write({1: _projection(1, 1), 2: _projection(2, 1)})
-        await other.write({3: _projection(3, 1), 200: _projection(200, 1)})
+        await read_model.write({1: projection(1, 1), 2: projection(2, 1)})
+        await other.write({3: projection(3, 1), 200: projection(200, 1)})
         # `read_model`'s cached bucket 0 is a version behind now: its CAS must miss, re-read
         # and merge onto the other worker's document, and likewise the other way round.
         for n in range(6):
             writer = read_model if n % 2 else other
-            await writer.write({n % 3 + 1: _projection(n % 3 + 1, 10 + n, f"v{n}")})
-        await read_model.write({201: _projection(201, 1)})
+            await writer.write({n % 3 + 1: projection(n % 3 + 1, 10 + n, f"v{n}")})
+        await read_model.write({201: projection(201, 1)})
         expected = [1, 2, 3, 200, 201]
         assert await walk_ids(read_model, owner=OWNER, limit=2) == expected
         assert await walk_ids(other, owner=OWNER, limit=100) == expected
@@ -149,7 +140,7 @@ async def test_the_writes_of_one_worker_never_race_each_other(read_model):
     # FerretDB 1.24's update (a query, then an UPDATE by `_id` alone) would lose one otherwise.
     rounds = [
         read_model.write(
-            {n % 5 + 1: _projection(n % 5 + 1, 10 + n, f"v{n}"), 200 + n: _projection(200 + n, 1)}
+            {n % 5 + 1: projection(n % 5 + 1, 10 + n, f"v{n}"), 200 + n: projection(200 + n, 1)}
         )
         for n in range(12)
     ]

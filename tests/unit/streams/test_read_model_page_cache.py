@@ -11,24 +11,16 @@ import pytest
 from faust.types import TP
 
 from contracts import topics
-from contracts.records import Position, Todo
+from contracts.records import Todo
 from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key
-from streams.domain import Projection
 from streams.read_model import ReadModel
 from streams.read_model.page_cache import PageCache, RenderedBucket, sole_writer_epoch
 from streams.settings import load_settings
+from tests.support.read_model import SAMPLE_OWNER, projection
 from tests.unit.streams.fake_mongo import DatabaseView, FakeDatabase
 
 EPOCH = 3
-OWNER = 7
-
-
-def _projection(todo_id: int, lsn: int, title: str | None = "t", done: bool = False) -> Projection:
-    """A todo of OWNER at `lsn`; title None: its delete."""
-    position = Position(lsn=lsn, streamed=True, version=1)
-    if title is None:
-        return Projection(todo=None, position=position, former_owners=frozenset({OWNER}))
-    return Projection(Todo(todo_id, title, completed=done, version=1, owner_id=OWNER), position)
+OWNER = SAMPLE_OWNER
 
 
 def _document(bucket: int, version: int, *titles: str) -> dict[str, Any]:
@@ -126,12 +118,12 @@ def test_no_serving_unless_the_sole_writer_and_any_other_epoch_clears_the_entrie
 async def test_a_page_is_answered_from_cached_buckets_and_a_local_write_shows_at_once(database):
     worker = Worker(database, cache_bytes=1 << 20)
     await worker.page()  # the sole writer in this epoch from now on: its writes are cached
-    await worker.model.write({i: _projection(i, 1, f"#{i}") for i in range(1, 300)})
+    await worker.model.write({i: projection(i, 1, f"#{i}") for i in range(1, 300)})
     finds = worker.pages.finds
     first = await worker.page(after=100)  # two buckets, both written by this worker
     assert [t["id"] for t in first.todos] == list(range(101, 201))
     assert worker.pages.finds == finds
-    await worker.model.write({150: _projection(150, 2, "renamed"), 160: _projection(160, 2, None)})
+    await worker.model.write({150: projection(150, 2, "renamed"), 160: projection(160, 2, None)})
     again = await worker.page(after=100)
     assert worker.pages.finds == finds
     titles = {t["id"]: t["title"] for t in again.todos}
@@ -140,7 +132,7 @@ async def test_a_page_is_answered_from_cached_buckets_and_a_local_write_shows_at
 
 async def test_not_the_sole_writer_every_page_reads_mongodb(database):
     worker = Worker(database, cache_bytes=1 << 20)
-    await worker.model.write({i: _projection(i, 1, f"#{i}") for i in range(1, 100)})
+    await worker.model.write({i: projection(i, 1, f"#{i}") for i in range(1, 100)})
     # Another writer moves the bucket on: this worker does not see it through its writer.
     stored = database.collections[READ_MODEL_PAGES][_key(0)]
     stored["todos"][0] = {**stored["todos"][0], "title": "by another worker"}
@@ -153,7 +145,7 @@ async def test_not_the_sole_writer_every_page_reads_mongodb(database):
 
 async def test_a_bucket_read_from_mongodb_fills_the_cache_for_the_next_page(database):
     writer, reader = Worker(database, cache_bytes=0), Worker(database, cache_bytes=1 << 20)
-    await writer.model.write({i: _projection(i, 1) for i in range(1, 100)})
+    await writer.model.write({i: projection(i, 1) for i in range(1, 100)})
     await reader.page()
     finds = reader.pages.finds
     assert [t["id"] for t in (await reader.page()).todos] == list(range(1, 100))
@@ -214,7 +206,7 @@ async def test_pages_from_cached_buckets_equal_pages_read_from_mongodb(database,
         chosen = ids if lsn == 1 else rng.sample(ids, len(ids) // 4)
         await cached.model.write(
             {
-                i: _projection(
+                i: projection(
                     i, lsn, None if lsn > 1 and rng.random() < 0.3 else f"{i}@{lsn}",
                     done=rng.random() < 0.5,
                 )
