@@ -436,9 +436,19 @@ def test_a_well_formed_token_of_this_stack_is_accepted_on_both_apis(
 # Requests per API per probe: each API runs several processes (gunicorn workers, each with
 # its own short user cache), and every one of them must refuse.
 PROBE_REQUESTS = 20
+# How long a write API process may trust a user row it read (CUD_API_USER_CACHE_SECONDS).
+USER_CACHE_SECONDS = 5.0
 
 
-def _refused_everywhere(user: Pipeline, headers: dict[str, str]) -> Callable[[], bool]:
+def _refused_everywhere(
+    user: Pipeline, headers: dict[str, str], *, changed_at: float
+) -> Callable[[], bool]:
+    """Refused by both APIs, and the write API's user caches are all past the change.
+
+    The kernel may hand every probe request to the same gunicorn worker, so refusals alone
+    do not show that a worker which read the row before the change has reread it since.
+    """
+
     def probe() -> bool:
         codes = {
             base: {
@@ -449,7 +459,7 @@ def _refused_everywhere(user: Pipeline, headers: dict[str, str]) -> Callable[[],
         }
         if any(answers != {401} for answers in codes.values()):
             raise AssertionError(f"answers {codes}")  # the timeout's message shows the last
-        return True
+        return time.monotonic() - changed_at > USER_CACHE_SECONDS
 
     return probe
 
@@ -462,8 +472,10 @@ def test_a_user_deactivated_in_postgresql_is_refused_on_both_apis(pipeline: Pipe
             assert requests.get(f"{base}/api/todos/", headers=headers, timeout=10).ok
         with carol.pg() as conn:
             conn.execute("UPDATE auth_user SET is_active = false WHERE id = %s", (carol.owner_id,))
+        changed_at = time.monotonic()
         # The read side learns it from the users' change stream (Debezium -> Kafka -> worker).
-        wait_for(_refused_everywhere(carol, headers), timeout=60, message="carol refused")
+        refused = _refused_everywhere(carol, headers, changed_at=changed_at)
+        wait_for(refused, timeout=60, message="carol refused")
         for base in (carol.read_url, carol.cud_url):
             response = requests.get(f"{base}/api/todos/", headers=headers, timeout=10)
             _assert_refused(response, token_sent=True)
@@ -488,6 +500,7 @@ def test_a_deleted_user_is_refused_on_both_apis(stack: IsolatedStack, pipeline: 
         with dave.pg() as conn:
             row = conn.execute("SELECT 1 FROM auth_user WHERE id = %s", (dave.owner_id,))
             assert row.fetchone() is None
-        wait_for(_refused_everywhere(dave, headers), timeout=60, message="dave refused")
+        refused = _refused_everywhere(dave, headers, changed_at=time.monotonic())
+        wait_for(refused, timeout=60, message="dave refused")
     finally:
         dave.close()
