@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stack stopped; data kept in {settings.state_dir}")
         elif args.command == "status":
             print(format_table(stack.status()))
+            print()
+            print(stack.pipeline().format())
         elif args.command == "clean":
             stack.clean()
             print(f"stack stopped; {settings.state_dir} removed")
