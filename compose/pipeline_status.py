@@ -351,7 +351,7 @@ def format_kafka(status: KafkaStatus) -> str:
     if not status.groups:
         return f"Kafka {status.bootstrap}: no consumer groups"
     rows: list[tuple[str, ...]] = [
-        ("consumer group", "state", "total lag", "topic", "parts", "lag")
+        ("consumer group", "state", "total lag", "topic", "partitions", "lag")
     ]
     for group in status.groups:
         head = (_cut(group.group), group.state)

@@ -952,9 +952,9 @@ def test_prometheus_scrapes_both_apis_metrics_every_15_seconds_by_name_and_port(
         assert job.get("scrape_interval", "15s") == "15s", job["job_name"]
         assert job.get("metrics_path", "/metrics") == "/metrics", job["job_name"]
         for target in scrape_targets(job):
-            host, _, port = target.rpartition(":")
+            host, _, target_port = target.rpartition(":")
             (service,) = [n for n, svc in services.items() if host in network_names(n, svc)]
-            scraped[service] = int(port)
+            scraped[service] = int(target_port)
     assert scraped == {"cud_api": 8000, "streams": 8080}
     # The ports the APIs listen on inside their containers (what they publish on the host).
     for name, port in scraped.items():
