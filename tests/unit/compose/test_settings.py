@@ -112,3 +112,18 @@ def test_an_empty_scrape_token_file_is_filled_and_a_rotation_replaces_the_secret
     assert path.read_text().strip() not in ("", first)
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # nothing staged left behind
+
+
+def test_the_keys_command_makes_what_it_is_told_and_refuses_half_a_key_pair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compose.cli import main
+
+    token = tmp_path / "secrets" / "metrics_scrape_token"
+    assert main(["keys", "--scrape-token", str(token)]) == 0
+    assert token.read_text().strip() and not (tmp_path / "signing").exists()
+    assert f"metrics scrape token in {token}" in capsys.readouterr().out
+    for half in (["--signing", str(tmp_path / "signing")], []):
+        with pytest.raises(SystemExit):
+            main(["keys", *half])
+    assert not (tmp_path / "signing").exists()
