@@ -54,7 +54,10 @@ def _token_hint(settings: Settings) -> str:
         f"user {accounts.DEMO_USERNAME!r} (password in {password}); get a token with\n"
         "  TOKEN=$(make -s token)\n"
         '  curl -H "Authorization: Bearer $TOKEN" '
-        f"http://127.0.0.1:{settings.read_api_port}/api/todos/"
+        f"http://127.0.0.1:{settings.read_api_port}/api/todos/\n"
+        "both APIs' /metrics also take the scrape token (for a Prometheus off loopback):\n"
+        f'  curl -H "Authorization: Bearer $(cat {settings.metrics_scrape_token_file})" '
+        f"http://127.0.0.1:{settings.read_api_port}/metrics"
     )
 
 
