@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -156,6 +157,16 @@ def test_both_apis_answer_the_launchers_scrape_token(stack: IsolatedStack):
     assert wrong.status_code == 401
 
 
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a process this test started: SIGTERM, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def write_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[str]:
     """A second write API beside the stack's, with CUD_API_METRICS_LOOPBACK=0; its URL.
@@ -194,8 +205,7 @@ def write_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator
             wait_for(healthy, timeout=60, message="the second write API up")
             yield url
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop(process, timeout=30)
 
 
 def test_with_the_loopback_rule_off_only_a_credential_reads_the_write_apis_metrics(
@@ -209,3 +219,58 @@ def test_with_the_loopback_rule_off_only_a_credential_reads_the_write_apis_metri
     response = requests.get(url, headers=bearer(launchers_scrape_token(stack)), timeout=30)
     assert response.status_code == 200, response.text
     assert "cud_api_http_requests_total" in response.text
+
+
+@pytest.fixture
+def read_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[str]:
+    """A second worker beside the stack's, with READ_API_INTERNAL_LOOPBACK=0; its URL.
+
+    A group, table store and MongoDB database of its own, running only the projection (as the
+    benchmark's replay worker does), so the stack's worker is not rebalanced.
+    """
+    port = free_ports(1)[0]
+    tag = uuid.uuid4().hex[:8]
+    program = service_program(
+        stack.addresses,
+        "streams",
+        {
+            "READ_API_PORT": str(port),
+            "READ_API_INTERNAL_LOOPBACK": "0",
+            "STREAMS_APP_ID": f"scrape-test-{tag}",
+            "STREAMS_AGENTS": "project_changes",
+            "MONGO_DB": f"scrape_test_{tag}",
+            "FAUST_DATA_DIR": str(tmp_path / "faust"),
+        },
+    )
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "streams.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            program.command,
+            env={**os.environ, **program.environment},
+            cwd=program.directory,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def answering() -> bool:
+                assert process.poll() is None, log_path.read_text()[-2000:]
+                return requests.get(url + "/metrics", timeout=2).status_code == 401
+
+            wait_for(answering, timeout=120, interval=0.5, message="the second worker's web server")
+            yield url
+        finally:
+            stop(process, timeout=60)
+
+
+def test_with_the_loopback_rule_off_only_a_credential_reads_the_workers_metrics(
+    stack: IsolatedStack, read_api_without_loopback: str
+):
+    url = read_api_without_loopback + "/metrics"
+    assert requests.get(url, timeout=30).status_code == 401
+    wrong = bearer(secrets.token_urlsafe(32))
+    assert requests.get(url, headers=wrong, timeout=30).status_code == 401
+    response = requests.get(url, headers=bearer(launchers_scrape_token(stack)), timeout=30)
+    assert response.status_code == 200, response.text
+    assert "todo_eda_commands_total" in response.text
