@@ -24,7 +24,7 @@ up: install
 down:
 	@test -x $(PY) && $(PY) -m compose down || echo "nothing to stop: no environment installed"
 
-## status: each service's state, pid and port
+## status: each service's state, pid and port; each consumer group's lag; the connector's state
 status: $(STAMP)
 	$(PY) -m compose status
 

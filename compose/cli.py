@@ -2,7 +2,8 @@
 
 `token` prints a fresh access token for the demo user and nothing else on stdout, so
 `TOKEN=$(python -m compose token)` works; `rotate-key` makes a new active signing key;
-`keys --signing DIR --verifying DIR [--rotate]` makes the first (or a new) key pair there and
+`keys --signing DIR --verifying DIR [--scrape-token FILE] [--rotate]` makes the first (or a new)
+key pair there, and the metrics scrape token in FILE (with `--rotate`: a new secret), and
 `demo-password --file PATH` the demo user's password (the Docker stack's one-shots).
 """
 
@@ -53,8 +54,25 @@ def _token_hint(settings: Settings) -> str:
         f"user {accounts.DEMO_USERNAME!r} (password in {password}); get a token with\n"
         "  TOKEN=$(make -s token)\n"
         '  curl -H "Authorization: Bearer $TOKEN" '
-        f"http://127.0.0.1:{settings.read_api_port}/api/todos/"
+        f"http://127.0.0.1:{settings.read_api_port}/api/todos/\n"
+        "both APIs' /metrics also take the scrape token (for a Prometheus off loopback):\n"
+        f'  curl -H "Authorization: Bearer $(cat {settings.metrics_scrape_token_file})" '
+        f"http://127.0.0.1:{settings.read_api_port}/metrics"
     )
+
+
+def _keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    folders = (args.signing, args.verifying)
+    if None in folders and (folders != (None, None) or args.scrape_token is None):
+        parser.error("keys needs --signing DIR and --verifying DIR, or --scrape-token FILE")
+    if args.signing is not None:
+        make = auth.generate_key if args.rotate else auth.ensure_key
+        print(f"active signing key: {make(args.signing, args.verifying)}")
+    if args.scrape_token is not None:
+        token = auth.write_scrape_token if args.rotate else auth.ensure_scrape_token
+        # The path only: the secret never reaches a log.
+        print(f"metrics scrape token in {token(args.scrape_token)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,15 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--signing", type=Path, help="keys: the signing key folder")
     parser.add_argument("--verifying", type=Path, help="keys: the verifying key folder")
-    parser.add_argument("--rotate", action="store_true", help="keys: make a new active key")
+    parser.add_argument("--scrape-token", type=Path, help="keys: the metrics scrape token's file")
+    parser.add_argument(
+        "--rotate", action="store_true", help="keys: a new active key (and scrape token)"
+    )
     parser.add_argument("--file", type=Path, help="demo-password: the password file")
     args = parser.parse_args(argv)
     if args.command == "keys":
-        if args.signing is None or args.verifying is None:
-            parser.error("keys needs --signing DIR and --verifying DIR")
-        make = auth.generate_key if args.rotate else auth.ensure_key
-        print(f"active signing key: {make(args.signing, args.verifying)}")
-        return 0
+        return _keys(parser, args)
     if args.command == "demo-password":
         if args.file is None:
             parser.error("demo-password needs --file PATH")
@@ -100,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stack stopped; data kept in {settings.state_dir}")
         elif args.command == "status":
             print(format_table(stack.status()))
+            print()
+            print(stack.pipeline().format())
         elif args.command == "clean":
             stack.clean()
             print(f"stack stopped; {settings.state_dir} removed")

@@ -21,6 +21,7 @@ from pathlib import Path
 from psycopg.conninfo import make_conninfo
 
 from compose.install import install
+from compose.pipeline_status import PipelineStatus
 from compose.services import BY_NAME
 from compose.settings import STACK_VARIABLES, Settings
 from compose.stack import Row, Stack, program
@@ -202,6 +203,10 @@ class IsolatedStack:
     def status(self) -> list[Row]:
         """Each service's state, readiness, pid and port."""
         return self.stack.status()
+
+    def pipeline_status(self) -> PipelineStatus:
+        """Each consumer group's lag and the connectors' states, as `make status` prints them."""
+        return self.stack.pipeline()
 
 
 @contextmanager

@@ -15,8 +15,14 @@ from contracts.environment import DEFAULTS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 ALL_SERVICES = ("postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
-# Set per stack by the launcher (not shared defaults): its folder, the table store, the key.
-STACK_VARIABLES = ("TODO_EDA_STATE_DIR", "FAUST_DATA_DIR", "DJANGO_SECRET_KEY")
+# Set per stack by the launcher (not shared defaults): its folder, the table store, the key,
+# the metrics scrape token's file.
+STACK_VARIABLES = (
+    "TODO_EDA_STATE_DIR",
+    "FAUST_DATA_DIR",
+    "DJANGO_SECRET_KEY",
+    auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE,
+)
 
 
 class ConfigError(Exception):
@@ -193,6 +199,15 @@ class Settings:
         """The write API's prometheus_client multiprocess folder (PROMETHEUS_MULTIPROC_DIR)."""
         return self.state_dir / "prometheus" / "cud_api"
 
+    @property
+    def metrics_scrape_token_file(self) -> Path:
+        """Where the metrics scrape token lives: `<state>/secrets/metrics_scrape_token`."""
+        return self.state_dir / auth.METRICS_SCRAPE_TOKEN_SUBPATH
+
+    def ensure_metrics_scrape_token(self) -> Path:
+        """The metrics scrape token's file, generated once (mode 600); never overwritten."""
+        return auth.ensure_scrape_token(self.metrics_scrape_token_file)
+
     def auth_key_dirs(self) -> tuple[Path, Path]:
         """The token signing and verifying key folders, with a first key pair made once."""
         signing = self.state_dir / auth.SIGNING_KEYS_SUBDIR
@@ -209,6 +224,8 @@ class Settings:
         signing, verifying = self.auth_key_dirs()
         env[auth.SIGNING_KEYS_DIR_VARIABLE] = str(signing)
         env[auth.VERIFYING_KEYS_DIR_VARIABLE] = str(verifying)
+        # Both APIs accept it on /metrics: a scraper off loopback needs no staff token.
+        env[auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE] = str(self.ensure_metrics_scrape_token())
         env["DJANGO_SETTINGS_MODULE"] = "cud_api.config.settings"
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = str(REPO_ROOT)

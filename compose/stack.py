@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from compose.pipeline_status import PipelineStatus, pipeline_status
 from compose.polling import wait_until
 from compose.services import BY_NAME, SERVICES, Service
 from compose.settings import ALL_SERVICES, REPO_ROOT, Settings
@@ -219,7 +220,12 @@ class Stack:
 
     # Report --------------------------------------------------------------------------------
 
+    def pipeline(self) -> PipelineStatus:
+        """Each consumer group's lag and Kafka Connect's connectors (each says if unreachable)."""
+        return pipeline_status(self.settings.values["KAFKA_BROKER_URL"], self.settings.connect_url)
+
     def status(self) -> list[Row]:
+        """Each service's state, readiness, pid, port, URL and log file."""
         infos = self.supervisor.all_info()
         rows = []
         for svc in SERVICES:

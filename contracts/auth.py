@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +129,81 @@ def load_verifying_keys(verifying_dir: Path) -> dict[str, Ed25519PublicKey]:
             raise KeyFolderError(f"{path}: file name does not match the key's id {key_id(loaded)}")
         keys[kid] = loaded
     return keys
+
+
+#: The metrics scrape token: a random secret in a file (mode 600) whose path both APIs read
+#: from this variable; `Authorization: Bearer <secret>` then opens `/metrics`, and only it, to a
+#: scraper that is not on loopback (Prometheus in a container). Unset, or a missing or empty
+#: file: no scrape token is accepted.
+METRICS_SCRAPE_TOKEN_FILE_VARIABLE = "METRICS_SCRAPE_TOKEN_FILE"  # noqa: S105 (a name)
+#: Where the launcher keeps it, inside the state folder.
+METRICS_SCRAPE_TOKEN_SUBPATH = "secrets/metrics_scrape_token"  # noqa: S105 (a path)
+#: The file is read again at most this often, so a rotated secret is picked up without a restart.
+SCRAPE_TOKEN_RELOAD_SECONDS = 5.0
+
+
+def write_scrape_token(path: Path) -> Path:
+    """Put a new random scrape token into `path` (mode 600), replacing any; return the path."""
+    # A folder made here is private (700); one that exists is left as its owner set it.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.new")
+    staged.unlink(missing_ok=True)
+    _write_private(staged, (secrets.token_urlsafe(32) + "\n").encode())
+    # Replaced atomically: a reader sees the old secret or the new one, whole.
+    staged.replace(path)
+    return path
+
+
+def ensure_scrape_token(path: Path) -> Path:
+    """Make the scrape token file unless it exists with a secret in it; return its path."""
+    try:
+        if path.read_text().strip():
+            return path
+    except FileNotFoundError:
+        pass
+    return write_scrape_token(path)
+
+
+class ScrapeToken:
+    """The scrape token of one file, read again at most every SCRAPE_TOKEN_RELOAD_SECONDS."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        reload_seconds: float = SCRAPE_TOKEN_RELOAD_SECONDS,
+    ) -> None:
+        self.path = path
+        self._clock = clock
+        self._reload_seconds = reload_seconds
+        self._secret = b""
+        self._loaded_at: float | None = None
+
+    def _current(self) -> bytes:
+        now = self._clock()
+        if self._loaded_at is None or now - self._loaded_at >= self._reload_seconds:
+            self._loaded_at = now
+            self._secret = _read_secret(self.path)
+        return self._secret
+
+    def accepts(self, presented: str) -> bool:
+        """Return whether `presented` is the file's secret (never for a missing or empty file)."""
+        secret = self._current()
+        # compare_digest: the time taken says nothing about how much of the secret matched.
+        return bool(secret) and hmac.compare_digest(secret, presented.encode("utf-8", "replace"))
+
+
+def _read_secret(path: Path | None) -> bytes:
+    if path is None:
+        return b""
+    try:
+        return path.read_bytes().strip()
+    except OSError:
+        return b""
+
+
+def scrape_token_from_env(env: Mapping[str, str]) -> ScrapeToken:
+    """The scrape token of the file METRICS_SCRAPE_TOKEN_FILE names (none accepted if unset)."""
+    value = env.get(METRICS_SCRAPE_TOKEN_FILE_VARIABLE, "").strip()
+    return ScrapeToken(Path(value) if value else None)

@@ -38,7 +38,7 @@ class MetricsView(ApiView):
 
     async def get(self, request: web.Request) -> web.Response:
         """Refresh the scrape-time gauges and return the registry."""
-        require_internal_access(request)
+        require_internal_access(request, scrape_token_allowed=True)
         refresh_gauges(app)
         # The header, not content_type=: prometheus_client's type carries a version parameter.
         return self.bytes(exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

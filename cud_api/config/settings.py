@@ -178,6 +178,8 @@ IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60
 # migrations and `manage.py check` work without them; wsgi.py checks them at startup.
 AUTH_SIGNING_KEYS_DIR = os.environ.get(auth.SIGNING_KEYS_DIR_VARIABLE, "")
 AUTH_VERIFYING_KEYS_DIR = os.environ.get(auth.VERIFYING_KEYS_DIR_VARIABLE, "")
+# The metrics scrape token's file (contracts.auth.ScrapeToken); empty: no scrape token accepted.
+METRICS_SCRAPE_TOKEN_FILE = os.environ.get(auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE, "")
 SIMPLE_JWT = {
     "ALGORITHM": auth.ALGORITHM,
     # Never used: cud_api.accounts.tokens signs and verifies with the key folders.

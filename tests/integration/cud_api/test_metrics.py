@@ -1,15 +1,23 @@
-"""`GET /metrics` on the real stack: counts summed over gunicorn's workers, produce failures."""
+"""`GET /metrics` on the real stack: counts summed over gunicorn's workers, produce failures,
+and who may read it (the scrape token)."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from compose.launcher import IsolatedStack
+from compose.launcher import IsolatedStack, free_ports, service_program
+from contracts import auth
 from tests.integration.cud_api.conftest import Api
 from tests.support.polling import wait_for
 
@@ -119,3 +127,150 @@ def test_a_write_refused_while_kafka_is_down_is_counted_as_a_produce_failure(
     requests_total = "cud_api_http_requests_total"
     assert moved(before, during, requests_total, **unavailable) == 1
     wait_for(lambda: api.get("/health/").status_code == 200, timeout=90, message="health 200")
+
+
+# The scrape token ------------------------------------------------------------------------------
+
+SCRAPE_TOKEN_FILE = auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE
+
+
+def launchers_scrape_token(stack: IsolatedStack) -> str:
+    """The secret the launcher made for the stack (the file both APIs were told of)."""
+    return Path(stack.env[SCRAPE_TOKEN_FILE]).read_text().strip()
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_both_apis_answer_the_launchers_scrape_token(stack: IsolatedStack):
+    secret = launchers_scrape_token(stack)
+    assert secret
+    for url in (stack.env["CUD_API_URL"], stack.env["READ_API_URL"]):
+        response = requests.get(url + "/metrics", headers=bearer(secret), timeout=30)
+        assert response.status_code == 200, (url, response.text)
+        assert response.headers["Content-Type"].startswith("text/plain")
+    # The write API judges a bearer before its loopback rule: another one is refused even here.
+    wrong = requests.get(
+        stack.env["CUD_API_URL"] + "/metrics", headers=bearer(secrets.token_urlsafe(32)), timeout=30
+    )
+    assert wrong.status_code == 401
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a process this test started: SIGTERM, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def write_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[str]:
+    """A second write API beside the stack's, with CUD_API_METRICS_LOOPBACK=0; its URL.
+
+    Its own state folder keeps its metrics files apart from the stack's write API; it reads the
+    stack's scrape token file.
+    """
+    port = free_ports(1)[0]
+    program = service_program(
+        stack.addresses,
+        "cud_api",
+        {
+            "CUD_API_PORT": str(port),
+            "CUD_API_METRICS_LOOPBACK": "0",
+            "TODO_EDA_STATE_DIR": str(tmp_path),
+            auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE: stack.env[
+                auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE
+            ],
+        },
+    )
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "cud_api.log").open("w") as log_file:
+        process = subprocess.Popen(
+            program.command,
+            env={**os.environ, **program.environment},
+            cwd=program.directory,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def healthy() -> bool:
+                assert process.poll() is None, (tmp_path / "cud_api.log").read_text()[-2000:]
+                return requests.get(url + "/health/", timeout=2).status_code == 200
+
+            wait_for(healthy, timeout=60, message="the second write API up")
+            yield url
+        finally:
+            stop(process, timeout=30)
+
+
+def test_with_the_loopback_rule_off_only_a_credential_reads_the_write_apis_metrics(
+    stack: IsolatedStack, write_api_without_loopback: str
+):
+    url = write_api_without_loopback + "/metrics"
+    assert requests.get(url, timeout=30).status_code == 401
+    assert (
+        requests.get(url, headers=bearer(secrets.token_urlsafe(32)), timeout=30).status_code == 401
+    )
+    response = requests.get(url, headers=bearer(launchers_scrape_token(stack)), timeout=30)
+    assert response.status_code == 200, response.text
+    assert "cud_api_http_requests_total" in response.text
+
+
+@pytest.fixture
+def read_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[str]:
+    """A second worker beside the stack's, with READ_API_INTERNAL_LOOPBACK=0; its URL.
+
+    A group, table store and MongoDB database of its own, running only the projection (as the
+    benchmark's replay worker does), so the stack's worker is not rebalanced.
+    """
+    port = free_ports(1)[0]
+    tag = uuid.uuid4().hex[:8]
+    program = service_program(
+        stack.addresses,
+        "streams",
+        {
+            "READ_API_PORT": str(port),
+            "READ_API_INTERNAL_LOOPBACK": "0",
+            "STREAMS_APP_ID": f"scrape-test-{tag}",
+            "STREAMS_AGENTS": "project_changes",
+            "MONGO_DB": f"scrape_test_{tag}",
+            "FAUST_DATA_DIR": str(tmp_path / "faust"),
+        },
+    )
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "streams.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            program.command,
+            env={**os.environ, **program.environment},
+            cwd=program.directory,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+
+            def answering() -> bool:
+                assert process.poll() is None, log_path.read_text()[-2000:]
+                return requests.get(url + "/metrics", timeout=2).status_code == 401
+
+            wait_for(answering, timeout=120, interval=0.5, message="the second worker's web server")
+            yield url
+        finally:
+            stop(process, timeout=60)
+
+
+def test_with_the_loopback_rule_off_only_a_credential_reads_the_workers_metrics(
+    stack: IsolatedStack, read_api_without_loopback: str
+):
+    url = read_api_without_loopback + "/metrics"
+    assert requests.get(url, timeout=30).status_code == 401
+    wrong = bearer(secrets.token_urlsafe(32))
+    assert requests.get(url, headers=wrong, timeout=30).status_code == 401
+    response = requests.get(url, headers=bearer(launchers_scrape_token(stack)), timeout=30)
+    assert response.status_code == 200, response.text
+    assert "todo_eda_commands_total" in response.text

@@ -150,3 +150,4 @@ def test_up_tells_where_the_demo_password_is_and_how_to_get_a_token(settings: Se
     assert str(accounts.demo_password_file(settings)) in hint
     assert "TOKEN=$(make -s token)" in hint
     assert f"http://127.0.0.1:{settings.read_api_port}/api/todos/" in hint
+    assert f"$(cat {settings.metrics_scrape_token_file})" in hint

@@ -38,6 +38,10 @@ TOPICS = contract_topics.PARTITIONED
 CONTRACT = set(DEFAULTS) | set(STACK_VARIABLES)
 PASSWORDS = ("POSTGRES_PASSWORD", "DEBEZIUM_PG_PASSWORD")
 ONE_SHOTS = {"topics", "migrate", "register-connector", "keys"}
+# Started only under a compose profile (`docker compose --profile monitoring up`).
+OPTIONAL = {"prometheus": "monitoring"}
+PROMETHEUS_CONFIG = COMPOSE_DIR / "prometheus" / "prometheus.yml"
+SCRAPE_TOKEN = auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE
 APP_SERVICES = {"cud_api", "streams", "migrate"}
 SIGNING, VERIFYING = auth.SIGNING_KEYS_DIR_VARIABLE, auth.VERIFYING_KEYS_DIR_VARIABLE
 # The write API's token and sign-up settings, passed through from the shell when set.
@@ -54,6 +58,7 @@ APP_EXTRA_VARIABLES = {
     "DJANGO_ALLOWED_HOSTS",
     SIGNING,
     VERIFYING,
+    SCRAPE_TOKEN,
     *CUD_API_AUTH_SETTINGS,
 }
 # What each app service must be given: the default (localhost, a generated key) is wrong there.
@@ -69,6 +74,7 @@ REQUIRED_APP_VARIABLES = {
         "DJANGO_SETTINGS_MODULE",
         SIGNING,
         VERIFYING,
+        SCRAPE_TOKEN,
         *CUD_API_AUTH_SETTINGS,
     },
     "migrate": {
@@ -91,6 +97,7 @@ REQUIRED_APP_VARIABLES = {
         "TOPIC_PARTITIONS",
         "FAUST_DATA_DIR",
         VERIFYING,
+        SCRAPE_TOKEN,
     },
 }
 # Which services run the code of which package (for the scan of variables the code reads).
@@ -305,7 +312,8 @@ def test_every_image_version_is_pinned_once_in_the_env_file(services: dict[str, 
         (variable,) = variables_in(tag)
         assert variable in env, f"{name}: {variable} is not defined in compose/.env"
         version = env[variable]
-        assert version != "latest" and re.match(r"\d", version), f"{variable}={version}"
+        # prom/prometheus tags its releases v3.x.y; every other image starts with the digit.
+        assert version != "latest" and re.match(r"v?\d", version), f"{variable}={version}"
         used.add(variable)
     assert "latest" not in COMPOSE_FILE.read_text()
     versions = {key for key in env if key.endswith("_VERSION")}
@@ -342,6 +350,8 @@ def test_published_ports_are_the_native_defaults(services: dict[str, Any]) -> No
         "mongodb": port_of(default("MONGO_URL")),
         "cud_api": int(default("CUD_API_PORT")),
         "streams": int(default("READ_API_PORT")),
+        # Prometheus's own UI and API: its usual port, as the native stack has no Prometheus.
+        "prometheus": 9090,
     }
     for name, port in expected.items():
         host_ports = [host for host, _ in published_ports(services[name])]
@@ -769,6 +779,9 @@ def run_cli(words: list[str], replace: Mapping[str, Path]) -> None:
 
     assert words[:3] == ["python", "-m", "compose"], words
     args = [str(replace.get(word, word)) for word in words[3:]]
+    # Every container path must be replaced: nothing is written outside the test's folder.
+    local = {str(path) for path in replace.values()}
+    assert not [arg for arg in args if arg.startswith("/") and arg not in local], args
     assert main(args) == 0
 
 
@@ -817,20 +830,37 @@ def test_the_keys_one_shot_makes_one_key_pair_and_keeps_it(
 ) -> None:
     words = command_words(services["keys"])
     signing, verifying = tmp_path / "signing", tmp_path / "verifying"
-    paths = {
-        words[words.index("--signing") + 1]: signing,
-        words[words.index("--verifying") + 1]: verifying,
+    token = tmp_path / "secrets" / "metrics_scrape_token"
+    container = {
+        "signing": words[words.index("--signing") + 1],
+        "verifying": words[words.index("--verifying") + 1],
+        "token": words[words.index("--scrape-token") + 1],
     }
+    paths = {container["signing"]: signing, container["verifying"]: verifying}
+    paths[container["token"]] = token
     run_cli(words, paths)
     kid = auth.load_signing_key(signing).kid
     assert set(auth.load_verifying_keys(verifying)) == {kid}
     assert (signing.stat().st_mode & 0o777) == 0o700
+    secret = token.read_text()
+    assert (token.stat().st_mode & 0o777) == 0o600 and len(secret.strip()) >= 40
     run_cli(words, paths)  # every `docker compose up` runs it again
     assert auth.load_signing_key(signing).kid == kid
-    run_cli([*words, "--rotate"], paths)  # the rotation the compose file's header shows
+    assert token.read_text() == secret
+    # The rotations the compose file's header shows: each renews only what it names.
+    header = COMPOSE_FILE.read_text()
+    rotate_key = ["--signing", container["signing"], "--verifying", container["verifying"]]
+    rotate_token = ["--scrape-token", container["token"]]
+    for rotation in (rotate_key, rotate_token):
+        assert f"python -m compose keys {' '.join(rotation)} --rotate" in header
+    run_cli(["python", "-m", "compose", "keys", *rotate_key, "--rotate"], paths)
     rotated = auth.load_signing_key(signing).kid
     assert rotated != kid and set(auth.load_verifying_keys(verifying)) == {kid, rotated}
-    assert kid in capsys.readouterr().out
+    assert token.read_text() == secret
+    run_cli(["python", "-m", "compose", "keys", *rotate_token, "--rotate"], paths)
+    assert token.read_text() != secret and auth.load_signing_key(signing).kid == rotated
+    printed = capsys.readouterr().out
+    assert kid in printed and secret.strip() not in printed
 
 
 def test_the_migrate_step_ensures_the_demo_user_with_a_password_made_once(
@@ -867,6 +897,109 @@ def test_the_image_makes_the_key_and_secret_mount_points_private_to_its_user() -
         assert folder in text, folder
     assert re.search(r"chmod 700 /keys/signing /secrets", text)
     assert re.search(r"chown -R app:app [^\n]*/keys", text)
+
+
+# --- the optional Prometheus ------------------------------------------------------------------
+
+
+def test_prometheus_is_optional_and_off_without_its_profile(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        assert service.get("profiles", []) == ([OPTIONAL[name]] if name in OPTIONAL else []), name
+    # Nothing that a plain `docker compose up` starts waits for it.
+    for name, service in services.items():
+        assert "prometheus" not in (service.get("depends_on") or {}), name
+    prometheus = services["prometheus"]
+    repository, _, tag = prometheus["image"].partition(":")
+    assert repository == "prom/prometheus"
+    assert re.fullmatch(r"v3\.\d+\.\d+", resolved(tag)), tag
+    assert prometheus["ports"] == ["127.0.0.1:9090:9090"]
+
+
+def test_prometheus_reads_the_config_in_compose_and_keeps_its_data_in_a_volume(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    prometheus = services["prometheus"]
+    words = command_words(prometheus)
+    flags = dict(word.removeprefix("--").split("=", 1) for word in words if "=" in word)
+    config_source, options = mounts(prometheus)[flags["config.file"]]
+    assert options == ["ro"]
+    assert (COMPOSE_DIR / config_source).resolve() == PROMETHEUS_CONFIG
+    data_volume, options = mounts(prometheus)[flags["storage.tsdb.path"]]
+    assert data_volume in compose["volumes"] and options == []
+
+
+def prometheus_config() -> dict[str, Any]:
+    return yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+
+
+def scrape_targets(job: Mapping[str, Any]) -> list[str]:
+    return [target for group in job["static_configs"] for target in group["targets"]]
+
+
+def network_names(name: str, service: Mapping[str, Any]) -> set[str]:
+    """The names a service answers to on the compose network: its own and its aliases."""
+    aliases = ((service.get("networks") or {}).get("default") or {}).get("aliases") or []
+    return {name, *aliases}
+
+
+def test_prometheus_scrapes_both_apis_metrics_every_15_seconds_by_name_and_port(
+    services: dict[str, Any],
+) -> None:
+    config = prometheus_config()
+    assert config["global"]["scrape_interval"] == "15s"
+    scraped: dict[str, int] = {}
+    for job in config["scrape_configs"]:
+        assert job.get("scrape_interval", "15s") == "15s", job["job_name"]
+        assert job.get("metrics_path", "/metrics") == "/metrics", job["job_name"]
+        for target in scrape_targets(job):
+            host, _, target_port = target.rpartition(":")
+            (service,) = [n for n, svc in services.items() if host in network_names(n, svc)]
+            scraped[service] = int(target_port)
+    assert scraped == {"cud_api": 8000, "streams": 8080}
+    # The ports the APIs listen on inside their containers (what they publish on the host).
+    for name, port in scraped.items():
+        assert [target for _, target in published_ports(services[name])] == [port], name
+
+
+def test_the_write_api_accepts_the_host_prometheus_scrapes_it_by(services: dict[str, Any]) -> None:
+    from django.http.request import split_domain_port, validate_host
+
+    (job,) = [j for j in prometheus_config()["scrape_configs"] if j["job_name"] == "cud_api"]
+    (target,) = scrape_targets(job)
+    domain, port = split_domain_port(target)
+    assert domain and port, f"Django refuses the Host {target!r}"
+    allowed = environment(services["cud_api"])["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert validate_host(domain, allowed), f"{domain} is not in DJANGO_ALLOWED_HOSTS"
+
+
+def test_prometheus_presents_the_scrape_token_both_apis_read(services: dict[str, Any]) -> None:
+    keys, prometheus = services["keys"], services["prometheus"]
+    words = command_words(keys)
+    written = words[words.index("--scrape-token") + 1]
+
+    def volume_and_path(service: Mapping[str, Any], path: str) -> tuple[str, str, list[str]]:
+        """The volume a container path lies in, the path inside it, the mount's options."""
+        for target, (source, options) in mounts(service).items():
+            if path.startswith(target.rstrip("/") + "/"):
+                return source, path[len(target) :], options
+        raise AssertionError(f"{path} is on no volume")
+
+    volume, inside, options = volume_and_path(keys, written)
+    assert options == []
+    for name in ("cud_api", "streams"):
+        assert volume_and_path(services[name], environment(services[name])[SCRAPE_TOKEN]) == (
+            volume,
+            inside,
+            ["ro"],
+        ), name
+    for job in prometheus_config()["scrape_configs"]:
+        authorization = job["authorization"]
+        assert authorization["type"] == "Bearer", job["job_name"]
+        credentials = authorization["credentials_file"]
+        assert volume_and_path(prometheus, credentials) == (volume, inside, ["ro"])
+    # The token file is the app user's, mode 600: the reading capability, and no other.
+    assert prometheus["cap_drop"] == ["ALL"] and prometheus["cap_add"] == ["DAC_READ_SEARCH"]
+    assert prometheus["depends_on"]["keys"]["condition"] == "service_completed_successfully"
 
 
 # --- docker compose itself, where it exists ---------------------------------------------------

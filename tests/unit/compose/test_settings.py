@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from compose import stack
+from compose.services import BY_NAME
 from compose.settings import ALL_SERVICES, REPO_ROOT, ConfigError, Settings, parse_services
+from contracts import auth
 
 
 def test_defaults_are_the_readme_contract(tmp_path: Path) -> None:
@@ -74,3 +77,53 @@ def test_every_process_gets_the_api_urls(tmp_path: Path) -> None:
     ).process_env()
     assert env["CUD_API_URL"] == "http://127.0.0.1:18000"
     assert env["READ_API_URL"] == "http://127.0.0.1:8080"
+
+
+def test_the_metrics_scrape_token_is_generated_once_with_mode_600_for_both_apis(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"TODO_EDA_STATE_DIR": str(tmp_path)})
+    env = settings.process_env()
+    token_file = Path(env[auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE])
+    assert token_file == tmp_path / "secrets" / "metrics_scrape_token"
+    secret = token_file.read_text().strip()
+    assert len(secret) >= 40
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
+    settings.process_env()
+    assert token_file.read_text().strip() == secret
+    assert auth.ScrapeToken(token_file).accepts(secret)
+    # Every supervised process gets the stack's environment, so both APIs read the same file.
+    for name in ("cud_api", "streams"):
+        program = stack.program(BY_NAME[name], settings)
+        assert program.environment[auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE] == str(token_file)
+
+
+def test_an_empty_scrape_token_file_is_filled_and_a_rotation_replaces_the_secret(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "secrets" / "metrics_scrape_token"
+    path.parent.mkdir(mode=0o700)
+    path.write_text("")
+    auth.ensure_scrape_token(path)
+    first = path.read_text().strip()
+    assert first
+    auth.write_scrape_token(path)
+    assert path.read_text().strip() not in ("", first)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # nothing staged left behind
+
+
+def test_the_keys_command_makes_what_it_is_told_and_refuses_half_a_key_pair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compose.cli import main
+
+    token = tmp_path / "secrets" / "metrics_scrape_token"
+    assert main(["keys", "--scrape-token", str(token)]) == 0
+    assert token.read_text().strip() and not (tmp_path / "signing").exists()
+    assert f"metrics scrape token in {token}" in capsys.readouterr().out
+    for half in (["--signing", str(tmp_path / "signing")], []):
+        with pytest.raises(SystemExit):
+            main(["keys", *half])
+    assert not (tmp_path / "signing").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +12,9 @@ from confluent_kafka import KafkaError
 from django.test import Client, override_settings
 from prometheus_client import REGISTRY
 
+from contracts import auth
 from cud_api.core.exceptions import DependencyUnavailableError
+from cud_api.metrics import apis as metrics_apis
 from cud_api.metrics.apis import is_loopback
 from cud_api.metrics.middleware import UNMATCHED_ROUTE, method_label
 from cud_api.todos import apis
@@ -140,6 +145,86 @@ def test_with_the_loopback_setting_off_loopback_needs_a_staff_token_too(client, 
     staff = users.add(9, "operator")
     staff.is_staff = True
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", **bearer(staff)).status_code == 200
+
+
+# The scrape token ----------------------------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def scrape_file(tmp_path, monkeypatch, clock) -> Iterator[Path]:
+    """A scrape token file the write API reads (on the test's clock), loopback rule off."""
+    path = auth.write_scrape_token(tmp_path / "secrets" / "metrics_scrape_token")
+    monkeypatch.setattr(
+        metrics_apis, "_scrape_tokens", {str(path): auth.ScrapeToken(path, clock=clock)}
+    )
+    with override_settings(METRICS_SCRAPE_TOKEN_FILE=str(path), CUD_API_METRICS_LOOPBACK=False):
+        yield path
+
+
+def scrape_bearer(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def test_the_scrape_token_reads_the_page_from_anywhere(client, scrape_file):
+    secret = scrape_file.read_text().strip()
+    for address in ("10.1.2.3", "127.0.0.1"):
+        response = client.get("/metrics", REMOTE_ADDR=address, **scrape_bearer(secret))
+        assert response.status_code == 200, address
+        assert b"cud_api_http_requests_total" in response.content
+
+
+def test_a_wrong_scrape_token_is_a_401_not_a_403(client, scrape_file):
+    response = client.get("/metrics", **REMOTE, **scrape_bearer(secrets.token_urlsafe(32)))
+    assert response.status_code == 401
+    assert response.json()["status_code"] == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_an_empty_or_missing_scrape_token_file_accepts_no_token(client, scrape_file, clock):
+    secret = scrape_file.read_text().strip()
+    scrape_file.write_text("")
+    assert client.get("/metrics", **REMOTE, **scrape_bearer(secret)).status_code == 401
+    scrape_file.unlink()
+    clock.now += auth.SCRAPE_TOKEN_RELOAD_SECONDS
+    assert client.get("/metrics", **REMOTE, **scrape_bearer(secret)).status_code == 401
+
+
+def test_a_rotated_scrape_token_is_picked_up_within_the_reload_period(client, scrape_file, clock):
+    old = scrape_file.read_text().strip()
+    assert client.get("/metrics", **REMOTE, **scrape_bearer(old)).status_code == 200
+    auth.write_scrape_token(scrape_file)
+    new = scrape_file.read_text().strip()
+    assert new != old
+    clock.now += auth.SCRAPE_TOKEN_RELOAD_SECONDS
+    assert client.get("/metrics", **REMOTE, **scrape_bearer(new)).status_code == 200
+    assert client.get("/metrics", **REMOTE, **scrape_bearer(old)).status_code == 401
+
+
+def test_the_scrape_token_opens_no_other_route(client, scrape_file):
+    secret = scrape_file.read_text().strip()
+    response = client.get("/api/todos/", **REMOTE, **scrape_bearer(secret))
+    assert response.status_code == 401
+
+
+@override_settings(METRICS_SCRAPE_TOKEN_FILE="", CUD_API_METRICS_LOOPBACK=False)
+def test_without_a_scrape_token_file_no_bearer_passes_as_one(client):
+    assert metrics_apis.scrape_token().path is None
+    assert client.get("/metrics", **REMOTE, **scrape_bearer("anything")).status_code == 401
 
 
 # Produce metrics -----------------------------------------------------------------------------
