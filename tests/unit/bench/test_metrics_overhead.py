@@ -25,6 +25,7 @@ def _run(rps: float, p50: float, p99: float, *, steady: bool = True) -> dict[str
             "generator_cpu": {"cpu_cores": 0.05},
             "steady": steady,
         },
+        "load_average_1m": 2.5,
     }
 
 
