@@ -47,8 +47,8 @@ class Sizes:
     # The metrics path: runs of each setting, alternated on/off; one write and one e2e figure each.
     metrics_runs: int = 3
     # Before the first run, the whole stack is driven this long (write, then e2e), unmeasured,
-    # so the first setting does not pay for cold caches alone.
-    metrics_stack_warmup_s: float = 10.0
+    # so the first setting does not pay alone for cold caches and the JVMs' warm-up.
+    metrics_stack_warmup_s: float = 30.0
     metrics_write_clients: int = 8
     metrics_write_duration_s: float = 10.0
     metrics_e2e_rate: int = 50
