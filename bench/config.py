@@ -46,6 +46,8 @@ class Sizes:
     replay_timeout_s: float = 600.0
     # The metrics path: runs of each setting, alternated on/off; one write and one e2e figure each.
     metrics_runs: int = 3
+    # The settings' order within each pair of runs (off,on checks for an effect of position).
+    metrics_order: tuple[str, ...] = ("on", "off")
     # Before the first run, the whole stack is driven this long (write, then e2e), unmeasured,
     # so the first setting does not pay alone for cold caches and the JVMs' warm-up.
     metrics_stack_warmup_s: float = 30.0
@@ -146,5 +148,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Options:
     if unknown:
         choices = ", ".join((*PATHS, *OPT_IN_PATHS))
         parser.error(f"unknown paths {sorted(unknown)}; choose from {choices}")
+    if sorted(sizes.metrics_order) != ["off", "on"]:
+        parser.error(f"--metrics-order must name on and off once each, not {sizes.metrics_order}")
     command = "python -m bench " + " ".join(argv) if argv else "python -m bench"
     return Options(sizes=sizes, stack=args.stack, out_dir=args.out, smoke=smoke, command=command)

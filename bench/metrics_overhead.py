@@ -192,7 +192,7 @@ def metrics_path(bench: Bench) -> dict[str, Any]:
     _warm_up_stack(bench)
     with closing(SwitchedServices(bench, bench.isolated)) as services:
         for run in range(sizes.metrics_runs):
-            for setting in SETTINGS:
+            for setting in sizes.metrics_order:
                 t0 = time.monotonic()
                 statuses = services.run_with(setting == "on")
                 expected = 200 if setting == "on" else 404
@@ -208,7 +208,7 @@ def metrics_path(bench: Bench) -> dict[str, Any]:
                          measured["e2e"]["latency"].get("p99_ms") or -1)  # fmt: skip
     bench.quiesce()
     return {
-        "order": [s for _ in range(sizes.metrics_runs) for s in SETTINGS],
+        "order": [s for _ in range(sizes.metrics_runs) for s in sizes.metrics_order],
         "write_clients": sizes.metrics_write_clients,
         "write_duration_s": sizes.metrics_write_duration_s,
         "e2e_rate": sizes.metrics_e2e_rate,

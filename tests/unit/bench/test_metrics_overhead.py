@@ -76,6 +76,9 @@ def test_the_metrics_path_runs_only_when_named():
     assert set(PATHS) <= set(parse(["--paths", ",".join((*PATHS, "metrics"))]).sizes.paths)
     with pytest.raises(SystemExit):
         parse(["--paths", "nonsense"])
+    assert parse(["--metrics-order", "off,on"]).sizes.metrics_order == ("off", "on")
+    with pytest.raises(SystemExit):
+        parse(["--metrics-order", "on,on"])
 
 
 def test_the_metrics_path_refuses_a_stack_it_may_not_restart():
