@@ -18,23 +18,29 @@ from bench.config import Options, parse
 from bench.context import Bench
 from bench.growth import growth_path
 from bench.machine import describe
+from bench.metrics_overhead import metrics_path, metrics_table
 from bench.plot import draw, draw_growth
 from bench.reads import read_path
 from bench.replay import replay_path
 from bench.report import table
 from bench.stack import open_stack
 from bench.wrk import ensure_wrk
-from compose.launcher import StackAddresses
+from compose.launcher import IsolatedStack, StackAddresses
 
 log = logging.getLogger("bench")
 
 
-def run_suite(stack: StackAddresses, options: Options) -> dict[str, Any]:
-    """Run every selected path against `stack`; a path that fails is recorded, not fatal."""
+def run_suite(
+    stack: StackAddresses, options: Options, isolated: IsolatedStack | None = None
+) -> dict[str, Any]:
+    """Run every selected path against `stack`; a path that fails is recorded, not fatal.
+
+    `isolated` is the stack's controls when the benchmark runs it (the metrics path needs them).
+    """
     sizes = options.sizes
     started = datetime.now(UTC)
     ensure_wrk()
-    bench = Bench(stack, sizes)
+    bench = Bench(stack, sizes, isolated)
     bench.wait_ready()
     bench.refresh_services()
     results: dict[str, Any] = {
@@ -57,6 +63,7 @@ def run_suite(stack: StackAddresses, options: Options) -> dict[str, Any]:
         ("read", read_path),
         ("growth", growth_path),
         ("replay", replay_path),
+        ("metrics", metrics_path),
     ]
     for name, step in steps:
         if name not in sizes.paths:
@@ -103,10 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("aiokafka", "kafka", "urllib3", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     options = parse(sys.argv[1:] if argv is None else argv)
-    with open_stack(options.stack) as stack:
-        results = run_suite(stack, options)
+    with open_stack(options.stack) as (stack, isolated):
+        results = run_suite(stack, options, isolated)
     written = write_outputs(results, options.out_dir)
     print(table(results))
+    if "metrics" in results:
+        print(metrics_table(results["metrics"]))
     for note in results["notes"]:
         print(f"note: {note}")
     for name, error in results["errors"].items():

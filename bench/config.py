@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PATHS = ("write", "e2e", "read", "growth", "replay", "memory")
+# Run only when named in --paths: `metrics` restarts the write API and the worker.
+OPT_IN_PATHS = ("metrics",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,17 @@ class Sizes:
     growth_seed_timeout_s: float = 1800.0
     replay_events: tuple[int, ...] = (100_000, 500_000)
     replay_timeout_s: float = 600.0
+    # The metrics path: runs of each setting, alternated on/off; one write and one e2e figure each.
+    metrics_runs: int = 3
+    # The settings' order within each pair of runs (off,on checks for an effect of position).
+    metrics_order: tuple[str, ...] = ("on", "off")
+    # Before the first run, the whole stack is driven this long (write, then e2e), unmeasured,
+    # so the first setting does not pay alone for cold caches and the JVMs' warm-up.
+    metrics_stack_warmup_s: float = 30.0
+    metrics_write_clients: int = 8
+    metrics_write_duration_s: float = 10.0
+    metrics_e2e_rate: int = 50
+    metrics_e2e_duration_s: float = 20.0
     quiesce_timeout_s: float = 180.0
     constant_path: str = "/bench/constant"
     pipeline_group: str = "todo-eda-streams"  # the worker's Faust app id = its consumer group
@@ -68,6 +81,12 @@ SMOKE = Sizes(
     growth_seed_timeout_s=120.0,
     replay_events=(50,),
     replay_timeout_s=120.0,
+    metrics_runs=1,
+    metrics_stack_warmup_s=1.0,
+    metrics_write_clients=4,
+    metrics_write_duration_s=1.0,
+    metrics_e2e_rate=10,
+    metrics_e2e_duration_s=2.0,
     quiesce_timeout_s=60.0,
 )
 
@@ -125,8 +144,11 @@ def parse(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Options:
         if raw is not None:
             changes[f.name] = _parse_value(f.type, raw)
     sizes = replace(sizes, **changes)  # type: ignore[arg-type]
-    unknown = set(sizes.paths) - set(PATHS)
+    unknown = set(sizes.paths) - set(PATHS) - set(OPT_IN_PATHS)
     if unknown:
-        parser.error(f"unknown paths {sorted(unknown)}; choose from {', '.join(PATHS)}")
+        choices = ", ".join((*PATHS, *OPT_IN_PATHS))
+        parser.error(f"unknown paths {sorted(unknown)}; choose from {choices}")
+    if sorted(sizes.metrics_order) != ["off", "on"]:
+        parser.error(f"--metrics-order must name on and off once each, not {sizes.metrics_order}")
     command = "python -m bench " + " ".join(argv) if argv else "python -m bench"
     return Options(sizes=sizes, stack=args.stack, out_dir=args.out, smoke=smoke, command=command)

@@ -16,7 +16,7 @@ from bench.config import Sizes
 from bench.kafka_tools import Kafka
 from bench.procs import CpuMeter, services_by_port
 from bench.users import BenchUser, sign_up
-from compose.launcher import StackAddresses
+from compose.launcher import IsolatedStack, StackAddresses
 from compose.polling import wait_until
 from contracts import topics
 
@@ -33,6 +33,8 @@ class Bench:
 
     stack: StackAddresses
     sizes: Sizes
+    # The stack's controls when the benchmark started it (None for the one `make up` runs).
+    isolated: IsolatedStack | None = None
     kafka: Kafka = field(init=False)
     services: dict[str, psutil.Process] = field(init=False, default_factory=dict)
     notes: list[str] = field(init=False, default_factory=list)

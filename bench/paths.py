@@ -29,32 +29,23 @@ def write_path(bench: Bench) -> dict[str, Any]:
     wrk signs in as the bench user (a fresh token per run); the baseline's commands name it.
     """
     sizes = bench.sizes
-    url = f"{bench.stack.write_url}/api/todos/"
-    body = post_json_script(WRITE_BODY)
     result: dict[str, Any] = {"by_clients": {}}
     rss_after: dict[str, Any] | None = None
     for clients in sizes.write_clients:
         api_runs: list[dict[str, Any]] = []
         base_runs: list[dict[str, Any]] = []
         if sizes.write_warmup_s > 0:
-            lua = authorized(body, bench.user.token())
-            run_wrk(url, connections=clients, duration_s=sizes.write_warmup_s, lua=lua)
+            write_warmup(bench, clients, sizes.write_warmup_s)
         for run in range(sizes.runs):
             bench.quiesce()
-            lua = authorized(body, bench.user.token())
-            meter = bench.cpu_meter()
-            meter.start()
-            api, gen_cpu = run_wrk(
-                url, connections=clients, duration_s=sizes.write_duration_s, lua=lua
-            )
-            api["services_cpu_cores"] = meter.stop()
-            api["generator_cpu"] = gen_cpu
+            api = write_run(bench, clients, sizes.write_duration_s)
             api_runs.append(api)
             if clients == sizes.write_clients[-1] and run == sizes.runs - 1:
                 rss_after = rss_snapshot(bench.services)
             log.info("write api  c=%d run=%d: %.0f req/s p99 %.1f ms",
                      clients, run, api["rps"], api["latency"]["p99_ms"] or -1)  # fmt: skip
             bench.quiesce()
+            meter = bench.cpu_meter()
             meter.start()
             base, base_cpu = run_generator(
                 "produce",
@@ -83,6 +74,26 @@ def write_path(bench: Bench) -> dict[str, Any]:
     return result
 
 
+def write_warmup(bench: Bench, clients: int, duration_s: float) -> None:
+    """POST creates with wrk for `duration_s`, figures discarded (caches, connections, pools)."""
+    lua = authorized(post_json_script(WRITE_BODY), bench.user.token())
+    run_wrk(f"{bench.stack.write_url}/api/todos/", connections=clients, duration_s=duration_s,
+            lua=lua)  # fmt: skip
+
+
+def write_run(bench: Bench, clients: int, duration_s: float) -> dict[str, Any]:
+    """One wrk run POSTing creates at `clients` connections; with the services' and wrk's CPU."""
+    lua = authorized(post_json_script(WRITE_BODY), bench.user.token())
+    meter = bench.cpu_meter()
+    meter.start()
+    api, gen_cpu = run_wrk(
+        f"{bench.stack.write_url}/api/todos/", connections=clients, duration_s=duration_s, lua=lua
+    )
+    api["services_cpu_cores"] = meter.stop()
+    api["generator_cpu"] = gen_cpu
+    return api
+
+
 # --- end-to-end -------------------------------------------------------------------------------
 
 
@@ -101,8 +112,10 @@ def _lag_growing(samples: list[dict[str, Any]], rate: float) -> tuple[bool, floa
     return (slope > 0.05 * rate and last - first > rate), slope
 
 
-def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
+def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[str, Any]:
+    """One open-loop run at `rate` writes/s (default: e2e_duration_s long), 202 -> readable."""
     sizes = bench.sizes
+    duration_s = sizes.e2e_duration_s if duration_s is None else duration_s
     changelog = changelog_topic(sizes.pipeline_group)
     partitions = bench.kafka.partitions(changelog)
     if not partitions:
@@ -120,7 +133,7 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
                 "changelog_topic": changelog,
                 "changelog_partitions": partitions,
                 "rate": rate,
-                "duration_s": sizes.e2e_duration_s,
+                "duration_s": duration_s,
                 "sample_every": sizes.e2e_sample_every,
                 "sample_max_rate": sizes.e2e_sample_max_rate,
                 "first_poll_s": sizes.e2e_sample_first_poll_s,
@@ -128,7 +141,7 @@ def _e2e_run(bench: Bench, rate: int) -> dict[str, Any]:
                 "probe_max_rps": sizes.e2e_probe_max_rps,
                 "visible_timeout_s": sizes.e2e_visible_timeout_s,
             },
-            timeout=sizes.e2e_duration_s + 2 * sizes.e2e_visible_timeout_s + 120,
+            timeout=duration_s + 2 * sizes.e2e_visible_timeout_s + 120,
             env=bench.user.child_env(),
         )
     res["services_cpu_cores"] = meter.stop()
@@ -199,7 +212,7 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
     result: dict[str, Any] = {"baseline": _stage_baseline(bench), "by_rate": {}}
     verdicts: dict[int, bool] = {}
     for rate in sizes.e2e_rates:
-        runs = [_e2e_run(bench, rate) for _ in range(sizes.runs)]
+        runs = [e2e_run(bench, rate) for _ in range(sizes.runs)]
         steady_runs = sum(r["steady"] for r in runs)
         verdicts[rate] = steady_runs * 2 > len(runs)
         result["by_rate"][str(rate)] = {
@@ -238,7 +251,7 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
     for rate in sorted(sizes.e2e_search_rates):
         if rate <= floor or (ceiling is not None and rate >= ceiling):
             continue
-        run = _e2e_run(bench, rate)
+        run = e2e_run(bench, rate)
         search.append({"rate": rate, "steady": run["steady"], "run": run})
         if not run["steady"]:
             break

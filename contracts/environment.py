@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+# "0" turns the Prometheus metrics of both APIs off: no instruments on the request and event
+# paths, and `/metrics` answers 404 (the benchmark's on/off comparison).
+METRICS_VARIABLE = "TODO_EDA_METRICS"
+
 DEFAULTS: Mapping[str, str] = {
     "KAFKA_BROKER_URL": "localhost:9092",
     "KAFKA_CONTROLLER_PORT": "9093",
@@ -30,6 +34,7 @@ DEFAULTS: Mapping[str, str] = {
     "FERRETDB_BACKEND": "postgresql",
     # "1" serves the benchmark's constant probe on the read API; off in production.
     "READ_API_BENCH_PROBE": "0",
+    METRICS_VARIABLE: "1",
 }
 
 STATE_DIR_DEFAULT = "./.state"
@@ -44,3 +49,8 @@ def setting(name: str, env: Mapping[str, str] | None = None) -> str:
 def flag(name: str, env: Mapping[str, str] | None = None) -> bool:
     """Return a boolean variable: "1", "true", "yes" or "on" mean true."""
     return setting(name, env).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def metrics_on(env: Mapping[str, str] | None = None) -> bool:
+    """Return whether the processes record and serve Prometheus metrics (TODO_EDA_METRICS)."""
+    return flag(METRICS_VARIABLE, env)

@@ -44,7 +44,7 @@ async def send_to_dlq(topic: faust.TopicT, event: EventT, reason: str) -> None:
     )
     await delivery
     counter = _DEAD_LETTERED.get(message.topic)
-    if counter is not None:
+    if counter is not None and metrics.ENABLED:
         counter.inc()
 
 

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streams.app import app
 from streams.monitoring import lag, metrics
 from web_read.api_view import ApiView
+from web_read.errors import NotFoundError
 from web_read.internal import require_internal_access
 
 
@@ -38,6 +39,8 @@ class MetricsView(ApiView):
 
     async def get(self, request: web.Request) -> web.Response:
         """Refresh the scrape-time gauges and return the registry."""
+        if not metrics.ENABLED:
+            raise NotFoundError("Metrics are off (TODO_EDA_METRICS=0).")
         require_internal_access(request, scrape_token_allowed=True)
         refresh_gauges(app)
         # The header, not content_type=: prometheus_client's type carries a version parameter.

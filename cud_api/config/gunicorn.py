@@ -1,7 +1,8 @@
 """gunicorn server hooks for prometheus_client's multiprocess mode.
 
 Run as `gunicorn -c python:cud_api.config.gunicorn --env PROMETHEUS_MULTIPROC_DIR=<folder>`.
-Both hooks run in the master; without the variable (one process) they do nothing.
+Both hooks run in the master; without the variable (one process), or with the metrics off
+(TODO_EDA_METRICS=0), they do nothing.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from contracts.environment import metrics_on
+
 # Not cud_api.metrics.registry: the master needs no metrics of its own.
 from cud_api.metrics import MULTIPROC_DIR_VARIABLE
 
 
 def _folder() -> Path | None:
+    if not metrics_on():
+        return None
     value = os.environ.get(MULTIPROC_DIR_VARIABLE)
     return Path(value) if value else None
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from contracts import auth
-from contracts.environment import flag, setting
+from contracts.environment import flag, metrics_on, setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,6 +19,8 @@ def env_list(name: str) -> list[str]:
 
 
 DEBUG = flag("DJANGO_DEBUG")
+# TODO_EDA_METRICS=0: no request middleware, no produce metrics, no `/metrics` route.
+METRICS_ON = metrics_on()
 
 # No committed secret. Django reads SECRET_KEY lazily, so migrations and type checks work
 # without one; wsgi.py touches it at startup so a server without a key fails immediately.
@@ -46,7 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost, so every answer is counted, the 413s of the next one included.
-    "cud_api.metrics.middleware.RequestMetricsMiddleware",
+    *(["cud_api.metrics.middleware.RequestMetricsMiddleware"] if METRICS_ON else []),
     # First, so an oversized body is refused before anything reads it.
     "cud_api.core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -1,5 +1,6 @@
 """Root URLconf: the API (with and without `/api`), health, metrics, admin, OpenAPI docs."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.http import HttpRequest, HttpResponseBase
@@ -20,9 +21,14 @@ def static_serve(request: HttpRequest, path: str) -> HttpResponseBase:
     return staticfiles_serve(request, path, insecure=True)
 
 
+# With the metrics off (TODO_EDA_METRICS=0) `/metrics` is no route: the usual JSON 404.
+metrics_routes = (
+    [re_path(r"^metrics/?$", MetricsApi.as_view(), name="metrics")] if settings.METRICS_ON else []
+)
+
 urlpatterns = [
     re_path(r"^health/?$", HealthApi.as_view(), name="health"),
-    re_path(r"^metrics/?$", MetricsApi.as_view(), name="metrics"),
+    *metrics_routes,
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/auth/", include(("cud_api.accounts.urls", "accounts"), namespace="auth")),

@@ -175,15 +175,18 @@ class CommandPublisher:
     ) -> Delivery:
         """Produce one record and wait for its delivery report; raise if it was not stored.
 
-        Counts it in the produce metrics under `operation`, acknowledged or failed.
+        Counts it in the produce metrics under `operation`, acknowledged or failed (unless the
+        metrics are off).
         """
         try:
             delivery, latency = self._publish(topic=topic, key=key, value=value, timeout=timeout)
         except ProduceFailedError as exc:
-            PRODUCE_FAILURES.labels(exc.reason).inc()
+            if settings.METRICS_ON:
+                PRODUCE_FAILURES.labels(exc.reason).inc()
             raise
-        COMMANDS_PRODUCED.labels(operation).inc()
-        PRODUCE_DURATION.labels(operation).observe(latency)
+        if settings.METRICS_ON:
+            COMMANDS_PRODUCED.labels(operation).inc()
+            PRODUCE_DURATION.labels(operation).observe(latency)
         return delivery
 
     def _publish(

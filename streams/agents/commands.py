@@ -26,12 +26,13 @@ POISON_ERRORS = (DataError, IntegrityError, InternalError, NotSupportedError, Pr
 
 
 async def _apply(pairs: Sequence[tuple[EventT, TodoCommand]]) -> None:
-    with metrics.POSTGRESQL_WRITE_SECONDS.time():
+    with metrics.timed(metrics.POSTGRESQL_WRITE_SECONDS):
         outcome = await connections.command_store.apply_batch([command for _, command in pairs])
     # Counted once the transaction committed: a batch rolled back and retried counts once.
-    metrics.COMMANDS_APPLIED.inc(outcome.applied)
-    metrics.COMMANDS_REJECTED.inc(outcome.rejected)
-    metrics.COMMANDS_DUPLICATE.inc(outcome.duplicates)
+    if metrics.ENABLED:
+        metrics.COMMANDS_APPLIED.inc(outcome.applied)
+        metrics.COMMANDS_REJECTED.inc(outcome.rejected)
+        metrics.COMMANDS_DUPLICATE.inc(outcome.duplicates)
     log.debug("command batch: %s", outcome)
 
 
@@ -46,7 +47,8 @@ POSTGRESQL: Writer[tuple[EventT, TodoCommand]] = Writer(
 
 async def apply_batch(events: Sequence[EventT]) -> None:
     """Apply a batch of commands in order; dead-letter the undecodable and the refused."""
-    metrics.COMMAND_BATCH_SIZE.observe(len(events))
+    if metrics.ENABLED:
+        metrics.COMMAND_BATCH_SIZE.observe(len(events))
     decoded = await decode_batch(events, decode_command, commands_dlq_topic)
     refused = await write_isolating(POSTGRESQL, decoded)
     await dead_letter(commands_dlq_topic, [(event, reason) for (event, _), reason in refused])

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from contracts.environment import metrics_on
+
+# Read once: with TODO_EDA_METRICS=0 the agents skip every instrument (one check per batch)
+# and `/metrics` answers 404.
+ENABLED = metrics_on()
 
 REGISTRY = CollectorRegistry(auto_describe=False)
 PREFIX = "todo_eda_"
@@ -94,3 +102,8 @@ COMMAND_BATCH_SIZE = BATCH_SIZE.labels(agent=COMMAND_AGENT)
 CHANGE_BATCH_SIZE = BATCH_SIZE.labels(agent=CHANGE_AGENT)
 POSTGRESQL_WRITE_SECONDS = STORE_WRITE_SECONDS.labels(store="postgresql")
 MONGODB_WRITE_SECONDS = STORE_WRITE_SECONDS.labels(store="mongodb")
+
+
+def timed(histogram: Histogram) -> AbstractContextManager[object]:
+    """Time a block into `histogram`, or do nothing with the metrics off."""
+    return histogram.time() if ENABLED else nullcontext()

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bench.cli import run_suite, write_outputs
 from bench.config import PATHS, parse
+from bench.metrics_overhead import metrics_table
 from bench.report import table
 from compose.launcher import IsolatedStack
 from tests.integration.conftest import needs
@@ -99,3 +101,36 @@ def test_smoke_run_of_the_bench_writes_table_json_and_png(
     for path in ("write", "e2e", "read", "growth", "replay"):
         assert f"| {path} " in text, path
     assert "walk ?limit=" in text
+
+
+@pytest.mark.disruptive(stops="cud_api,streams")
+def test_smoke_run_of_the_metrics_path_measures_both_settings_and_restores_the_stack(
+    stack: IsolatedStack, tmp_path: Path
+) -> None:
+    needs(stack, "postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
+    options = parse(["--smoke", "--paths", "metrics", "--out", str(tmp_path)])
+
+    results = run_suite(stack.addresses, options, stack)
+
+    errors = {k: v for k, v in results["errors"].items() if not k.endswith("_traceback")}
+    assert errors == {}, results["errors"]
+    measured = results["metrics"]
+    assert measured["order"] == ["on", "off"]
+    for setting, status in (("on", 200), ("off", 404)):
+        (run,) = measured["runs"][setting]
+        # The switch really flipped: both /metrics pages answered as the setting says.
+        assert run["metrics_status"] == {"cud_api": status, "streams": status}, setting
+        assert run["write"]["requests"] >= 1 and run["write"]["errors"] == 0, run["write"]
+        assert run["write"]["services_cpu_cores"]["cud_api"] > 0
+        assert run["e2e"]["tracked"] >= 1 and run["e2e"]["invisible"] == 0, run["e2e"]
+        assert _spread_ok(measured["summary"][setting]["write_rps"])
+        assert _spread_ok(measured["summary"][setting]["e2e_p50_ms"])
+    assert measured["summary"]["ratio_on_off"]["write_rps"] > 0
+    text = metrics_table(measured)
+    assert "| metrics on " in text and "| metrics off " in text
+    assert "e2e 202->readable p99 ms" in text and "generator" in text
+
+    # Supervisord runs both services again, with the stack's own setting (metrics on).
+    assert requests.get(f"{stack.addresses.write_url}/metrics", timeout=10).status_code == 200
+    assert requests.get(f"{stack.addresses.read_url}/metrics", timeout=10).status_code == 200
+    assert {row.service: row.state for row in stack.status()}["streams"] == "RUNNING"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -350,3 +354,80 @@ def test_a_bad_token_is_401_even_from_loopback(client):
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer a.b.c")
     assert response.status_code == 401
     assert response.json()["status_code"] == 401
+
+
+# The switch (TODO_EDA_METRICS=0) --------------------------------------------------------------
+
+# Settings and URLs are read once at start-up, so the switch is tried in a fresh interpreter.
+SWITCHED_OFF_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+response = Client(HTTP_HOST="localhost").get("/metrics", REMOTE_ADDR="127.0.0.1")
+print(json.dumps({
+    "middleware": settings.MIDDLEWARE,
+    "status": response.status_code,
+    "type": response["Content-Type"],
+    "body": response.content.decode(),
+}))
+"""
+
+
+def _write_api_with(metrics: str) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "TODO_EDA_METRICS": metrics,
+        "DJANGO_SETTINGS_MODULE": "cud_api.config.settings",
+        "DJANGO_SECRET_KEY": "unit-test-only-secret-key-unit-test-only-secret-key",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", SWITCHED_OFF_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_with_the_metrics_off_the_write_api_has_no_middleware_and_no_metrics_route():
+    off = _write_api_with("0")
+    assert "cud_api.metrics.middleware.RequestMetricsMiddleware" not in off["middleware"]
+    assert off["status"] == 404 and off["type"] == "application/json"
+    assert json.loads(off["body"])["status_code"] == 404
+    on = _write_api_with("1")
+    assert on["middleware"][0] == "cud_api.metrics.middleware.RequestMetricsMiddleware"
+    assert on["status"] == 200 and "cud_api_commands_produced" in on["body"]
+
+
+@override_settings(METRICS_ON=False)
+def test_with_the_metrics_off_a_command_is_neither_counted_nor_timed():
+    produced = value("cud_api_commands_produced_total", operation="update")
+    timed = value("cud_api_produce_duration_seconds_count", operation="update")
+    failures = value("cud_api_produce_failures_total", reason="queue_full")
+    assert publish(publisher(FakeProducer()), "update").offset == 41
+    with pytest.raises(DependencyUnavailableError):
+        publish(publisher(FakeProducer(raises=BufferError("full"))), "update")
+    assert value("cud_api_commands_produced_total", operation="update") == produced
+    assert value("cud_api_produce_duration_seconds_count", operation="update") == timed
+    assert value("cud_api_produce_failures_total", reason="queue_full") == failures
+
+
+def test_with_the_metrics_off_the_gunicorn_hooks_leave_the_folder_alone(tmp_path, monkeypatch):
+    from cud_api.config.gunicorn import child_exit, on_starting
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_1.db").write_bytes(b"x")
+    (folder / "gauge_livesum_4242.db").write_bytes(b"x")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    monkeypatch.setenv("TODO_EDA_METRICS", "0")
+    on_starting(None)
+    child_exit(None, FakeWorker())
+    assert sorted(p.name for p in folder.iterdir()) == ["counter_1.db", "gauge_livesum_4242.db"]
+    monkeypatch.setenv("TODO_EDA_METRICS", "1")
+    on_starting(None)
+    assert list(folder.iterdir()) == []

@@ -308,3 +308,112 @@ async def test_an_expected_connector_that_connect_lacks_shows_as_missing():
 
 def test_the_worker_expects_the_connector_the_launcher_registers():
     assert connect.connect_status.expected == (connector_name(),) == ("todos-postgres",)
+
+
+# The switch (TODO_EDA_METRICS=0) --------------------------------------------------------------
+
+
+@pytest.fixture
+def metrics_off(monkeypatch):
+    """The worker as TODO_EDA_METRICS=0 starts it (the flag is read once, at import)."""
+    monkeypatch.setattr(metrics, "ENABLED", False)
+
+
+def test_the_switch_is_read_from_the_environment_at_import():
+    import os
+    import subprocess
+    import sys
+
+    probe = "from streams.monitoring import metrics; print(metrics.ENABLED)"
+    for value, expected in (("0", "False"), ("1", "True"), ("", "True")):
+        env = {**os.environ, "TODO_EDA_METRICS": value}
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == expected, value
+
+
+async def test_with_the_metrics_off_a_command_batch_moves_no_counter(
+    fakes, dead_letters, metrics_off
+):
+    store, _ = fakes
+    names = [
+        ("todo_eda_commands_total", {"outcome": "applied"}),
+        ("todo_eda_batch_size_count", {"agent": "apply_commands"}),
+        ("todo_eda_store_write_seconds_count", {"store": "postgresql"}),
+    ]
+    before = [_sample(name, **labels) for name, labels in names]
+    async with apply_commands.test_context() as agent:
+        await agent.put(command_bytes(42, "create"), key=b"42")
+        await agent.put(command_bytes(43, "create"), key=b"43")
+
+        async def applied():
+            return sum(len(batch) for batch in store.batches) == 2
+
+        # The counters would move in the same step as the batch is applied (no await between).
+        await async_wait_for(applied, timeout=5, message="two commands applied")
+    assert [_sample(name, **labels) for name, labels in names] == before
+
+
+async def test_with_the_metrics_off_a_change_batch_moves_no_counter(
+    fakes, dead_letters, metrics_off
+):
+    from streams.tables import get_projection, todos_table
+
+    names = [
+        ("todo_eda_changes_total", {"outcome": "projected"}),
+        ("todo_eda_batch_size_count", {"agent": "project_changes"}),
+        ("todo_eda_store_write_seconds_count", {"store": "mongodb"}),
+        ("todo_eda_write_to_readable_seconds_count", {}),
+    ]
+    before = [_sample(name, **labels) for name, labels in names]
+    fresh = datetime.now(UTC).isoformat()
+    async with project_changes.test_context() as agent:
+        await agent.put(change("c", lsn=1000, after=row(updated_at=fresh)), key=b"42")
+
+        async def in_the_table():
+            return get_projection(42) is not None
+
+        # The table write is the batch's last step before its counts.
+        await async_wait_for(in_the_table, timeout=5, message="the change projected")
+    assert [_sample(name, **labels) for name, labels in names] == before
+    todos_table.data.clear()
+
+
+class _Delivered:
+    """A send's delivery future, already acknowledged."""
+
+    def __await__(self) -> Any:
+        return iter(())
+
+
+class _DlqTopic:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def get_topic_name(self) -> str:
+        return "todos.dlq"
+
+    async def send(self, **record: Any) -> _Delivered:
+        self.sent.append(record)
+        return _Delivered()
+
+
+class _Message:
+    topic, partition, offset, key, value = "todos", 1, 7, b"42", b"not json"
+
+
+class _Event:
+    message = _Message()
+
+
+@pytest.mark.parametrize(("on", "moved"), [(True, 1.0), (False, 0.0)])
+async def test_a_dead_letter_is_counted_only_with_the_metrics_on(monkeypatch, on, moved):
+    from streams.dlq import send_to_dlq
+
+    monkeypatch.setattr(metrics, "ENABLED", on)
+    topic = _DlqTopic()
+    before = _sample("todo_eda_commands_total", outcome="dead_lettered")
+    await send_to_dlq(topic, _Event(), "undecodable")
+    assert len(topic.sent) == 1
+    assert _sample("todo_eda_commands_total", outcome="dead_lettered") - before == moved
