@@ -1,9 +1,10 @@
-"""The worker's monitoring loop: Kafka Connect's state and the pipeline's stalled partitions."""
+"""The worker's monitoring loop: Connect's state, stalled partitions, the pipeline's history."""
 
 from __future__ import annotations
 
-from streams.app import app, settings
-from streams.monitoring import connect, lag
+from streams.app import app, connections, settings
+from streams.monitoring import connect, history, lag, sampling
+from streams.monitoring.cluster import cluster
 
 
 @app.timer(connect.POLL_SECONDS)
@@ -12,3 +13,16 @@ async def watch_pipeline() -> None:
     await connect.poll(settings.kafka_connect_url, connect.connect_status)
     pipeline, _ = lag.split_pipeline(lag.partition_lags(app.consumer))
     lag.stall_watch.observe(pipeline)
+
+
+@app.timer(history.INTERVAL_SECONDS)
+async def sample_pipeline() -> None:
+    """Record one sample of every stage for the pipeline page (one cluster query per interval)."""
+    await sampling.sample_pipeline(
+        app,
+        history.history,
+        cluster,
+        connections,
+        group=settings.app_id,
+        write_api_url=settings.cud_api_url,
+    )
