@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from streams.app import app, connections, settings
 from streams.monitoring import connect, history, lag, sampling
-from streams.monitoring.cluster import cluster
+
+# Clients of its own: the sampler asks once per interval, the pages' questions go elsewhere.
+cluster = sampling.PipelineCluster(settings.bootstrap_servers, f"{settings.app_id}-pipeline")
 
 
 @app.timer(connect.POLL_SECONDS)
