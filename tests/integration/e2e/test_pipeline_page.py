@@ -240,6 +240,48 @@ def test_with_connect_stopped_the_debezium_stage_fails_and_recovers(pipeline, br
     )
 
 
+def page_status(driver: webdriver.Chrome) -> tuple[str, str]:
+    """The status line's state and text."""
+    element = driver.find_element("css selector", "#status")
+    return element.get_attribute("data-state") or "", element.text
+
+
+def all_unknown(driver: webdriver.Chrome) -> bool:
+    """Whether every drawn box says its state is unknown."""
+    boxes = shown_stages(driver)
+    return list(boxes) == STAGES and all(b["state"] == "unknown" for b in boxes.values())
+
+
+def test_the_page_shows_when_its_json_does_not_answer_and_recovers(pipeline, browser):
+    open_page(browser, pipeline.read_url)
+    wait_for(lambda: every_stage_shown(browser), timeout=RENDER_TIMEOUT, message="stages")
+    # DevTools blocks the JSON's URL: to the page, the worker stopped answering.
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/pipeline/state*"]})
+    try:
+        wait_for(lambda: all_unknown(browser), timeout=10, message="every stage unknown")
+        state_now, text = page_status(browser)
+        assert state_now == "failed" and "does not answer" in text
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    wait_for(lambda: every_stage_shown(browser), timeout=10, message="the stages back")
+    assert page_status(browser)[0] == "ok"
+
+
+@pytest.mark.disruptive(stops="streams")
+def test_the_page_keeps_polling_through_a_worker_restart(pipeline, browser, stack):
+    open_page(browser, pipeline.read_url)
+    wait_for(lambda: every_stage_shown(browser), timeout=RENDER_TIMEOUT, message="stages")
+    stack.stop("streams")
+    try:
+        wait_for(lambda: all_unknown(browser), timeout=10, message="every stage unknown")
+        assert page_status(browser)[0] == "failed"
+    finally:
+        stack.start("streams")
+    # The same page, never reloaded, draws the restarted worker's stages.
+    wait_for(lambda: every_stage_shown(browser), timeout=60, message="the stages after a restart")
+
+
 # Several workers ------------------------------------------------------------------------
 
 
