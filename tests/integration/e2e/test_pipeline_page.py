@@ -96,7 +96,11 @@ def test_after_n_writes_both_agents_moved_latency_was_sampled_and_lag_returns_to
 
     body = wait_for(caught_up, timeout=60, interval=0.5, message="the pipeline's lag back to 0")
     found = stages(body)
-    assert found["command_agent"]["detail"].startswith("lag 0 on ")
+    # Every partition of each topic, not an empty list read as "no lag".
+    partitions = pipeline.stack.partitions
+    assert found["command_agent"]["detail"] == f"lag 0 on {partitions} partitions"
+    assert found["cdc_agent"]["detail"] == f"lag 0 on {partitions} partitions"
+    assert found["todos"]["detail"].startswith(f"{partitions} partitions, ")
     assert found["debezium"]["detail"].startswith("connector RUNNING, 1/1 tasks")
 
 
