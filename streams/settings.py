@@ -15,6 +15,8 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
 - `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
   rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
   read model's only writer.
+- `CUD_API_URL` (default `http://127.0.0.1:$CUD_API_PORT`): the write API, whose `/health/`
+  the pipeline page's sampler asks.
 - `READ_API_INTERNAL_LOOPBACK` (default 1): the internal pages (`/metrics`, `/pipeline`,
   `/topics`) answer loopback callers without a token; anyone else, or everyone when 0,
   needs a staff user's access token.
@@ -60,6 +62,7 @@ class Settings:
     page_cache_mb: int = 128
     kafka_connect_url: str = "http://localhost:8083"
     internal_loopback: bool = True  # internal pages answer loopback callers without a token
+    cud_api_url: str = "http://127.0.0.1:8000"
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -120,6 +123,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         kafka_connect_url=setting("KAFKA_CONNECT_URL", env),
         internal_loopback=(env.get("READ_API_INTERNAL_LOOPBACK") or "1").strip().lower()
         in {"1", "true", "yes", "on"},
+        cud_api_url=env.get("CUD_API_URL", "").strip()
+        or f"http://127.0.0.1:{setting('CUD_API_PORT', env)}",
     )
 
 

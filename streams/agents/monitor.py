@@ -1,9 +1,27 @@
-"""The worker's monitoring loop: Kafka Connect's state and the pipeline's stalled partitions."""
+"""The worker's monitoring loop: Connect's state, stalled partitions, the pipeline's history."""
 
 from __future__ import annotations
 
-from streams.app import app, settings
-from streams.monitoring import connect, lag
+import logging
+
+from mode import Service
+
+from streams.app import app, connections, settings
+from streams.monitoring import connect, history, lag, sampling
+
+log = logging.getLogger(__name__)
+
+# Clients of its own: the sampler asks once per interval, the pages' questions go elsewhere.
+cluster = sampling.PipelineCluster(settings.bootstrap_servers, f"{settings.app_id}-pipeline")
+
+
+@app.service
+class _SamplerClients(Service):
+    """Close the sampler's Kafka clients when the worker stops (they start on first use)."""
+
+    async def on_stop(self) -> None:
+        """Stop both clients."""
+        await cluster.close()
 
 
 @app.timer(connect.POLL_SECONDS)
@@ -12,3 +30,19 @@ async def watch_pipeline() -> None:
     await connect.poll(settings.kafka_connect_url, connect.connect_status)
     pipeline, _ = lag.split_pipeline(lag.partition_lags(app.consumer))
     lag.stall_watch.observe(pipeline)
+
+
+@app.timer(history.INTERVAL_SECONDS)
+async def sample_pipeline() -> None:
+    """Record one sample of every stage for the pipeline page (one cluster query per interval)."""
+    try:
+        await sampling.sample_pipeline(
+            app,
+            history.history,
+            cluster,
+            connections,
+            group=settings.app_id,
+            write_api_url=settings.cud_api_url,
+        )
+    except Exception:  # the page misses a sample; the pipeline itself must go on
+        log.exception("sampling the pipeline failed")

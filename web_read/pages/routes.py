@@ -5,7 +5,11 @@ from __future__ import annotations
 from faust import web
 
 from web_read.pages.assets import ASSETS_PATH, PageAssetView
+from web_read.pages.pipeline import PipelinePageView, PipelineStateView
 
 ROUTES: list[tuple[str, str, type[web.View]]] = [
     (f"{ASSETS_PATH}{{name}}", "page-asset", PageAssetView),
+    # The live pipeline page and the JSON it polls.
+    ("/pipeline", "pipeline", PipelinePageView),
+    ("/pipeline/state", "pipeline-state", PipelineStateView),
 ]
