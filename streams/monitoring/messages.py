@@ -69,8 +69,14 @@ class Decoded:
     cut: bool = False  # content shows only the first SHOWN_BYTES
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON shape of this decoding."""
-        return {"kind": self.kind, "content": self.content, "size": self.size, "cut": self.cut}
+        """Return the JSON shape of this decoding (`shown`: how many of the bytes it shows)."""
+        return {
+            "kind": self.kind,
+            "content": self.content,
+            "size": self.size,
+            "shown": min(self.size, SHOWN_BYTES),
+            "cut": self.cut,
+        }
 
 
 def as_text(data: bytes, *, cut: bool) -> str | None:
