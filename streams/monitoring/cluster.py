@@ -113,17 +113,21 @@ class ClusterView:
 
     async def topic_partitions(self, names: Iterable[str] | None = None) -> list[TopicPartition]:
         """Return every partition of the named topics (of every topic when None), sorted."""
-        _, consumer = await self._clients()
+        admin, _ = await self._clients()
         try:
-            known = await asyncio.wait_for(consumer.topics(), REQUEST_SECONDS)
+            # Fresh metadata of every topic: the consumer's own would learn of a topic created
+            # since its last refresh only minutes later, and naming a topic in a metadata
+            # request lets a broker with auto.create.topics.enable create it.
+            described = await asyncio.wait_for(admin.describe_topics(), REQUEST_SECONDS)
         except (KafkaError, TimeoutError) as exc:
             raise ClusterUnavailableError(f"no topic metadata: {exc!r}") from exc
+        known = {
+            str(topic["topic"]): sorted(int(p["partition"]) for p in topic["partitions"])
+            for topic in described
+            if not topic["error_code"] and not topic.get("is_internal")
+        }
         wanted = sorted(known if names is None else set(names) & set(known))
-        return [
-            TopicPartition(topic, partition)
-            for topic in wanted
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        return [TopicPartition(topic, partition) for topic in wanted for partition in known[topic]]
 
     async def offsets(self, partitions: list[TopicPartition]) -> list[PartitionOffsets]:
         """Return the first and next offset of each partition."""

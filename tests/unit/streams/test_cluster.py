@@ -24,13 +24,7 @@ ENDS = {
 
 
 class FakeConsumer:
-    """The group-less consumer's metadata and offsets."""
-
-    async def topics(self) -> set[str]:
-        return set(PARTITIONS)
-
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        return PARTITIONS.get(topic)
+    """The group-less consumer's offsets."""
 
     async def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[Any, int]:
         return dict.fromkeys(partitions, 0)
@@ -50,6 +44,20 @@ class FakeAdmin:
     def __init__(self) -> None:
         self.described_configs: list[Any] = []
         self.down = False
+
+    async def describe_topics(self, topics: list[str] | None = None) -> list[dict[str, Any]]:
+        assert topics is None  # naming a topic could have the broker create it
+        described = [
+            {
+                "error_code": 0,
+                "topic": name,
+                "is_internal": False,
+                "partitions": [{"error_code": 0, "partition": p} for p in sorted(found)],
+            }
+            for name, found in PARTITIONS.items()
+        ]
+        offsets = {"error_code": 0, "topic": "__consumer_offsets", "is_internal": True}
+        return [*described, {**offsets, "partitions": [{"error_code": 0, "partition": 0}]}]
 
     async def describe_configs(self, resources: list[Any]) -> list[Any]:
         if self.down:
@@ -100,6 +108,21 @@ def view() -> tuple[ClusterView, FakeAdmin]:
     admin = FakeAdmin()
     found._admin, found._consumer = admin, FakeConsumer()
     return found, admin
+
+
+async def test_every_topic_but_kafkas_own_is_listed_with_its_partitions(view):
+    cluster, _ = view
+    assert await cluster.topic_partitions() == [
+        TopicPartition("connect-offsets", 0),
+        TopicPartition("todos", 0),
+        TopicPartition("todos", 1),
+        TopicPartition("todos.dlq", 0),
+        TopicPartition("todos.dlq", 1),
+    ]
+    assert await cluster.topic_partitions(["todos.dlq", "nothing"]) == [
+        TopicPartition("todos.dlq", 0),
+        TopicPartition("todos.dlq", 1),
+    ]
 
 
 async def test_each_topic_has_its_retention_and_cleanup_policy(view):
