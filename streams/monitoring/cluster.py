@@ -16,6 +16,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import (
+    DescribeGroupsRequest_v0,
+    DescribeGroupsRequest_v1,
+    DescribeGroupsRequest_v2,
+)
+from aiokafka.protocol.api import Request
 
 from streams.app import settings
 
@@ -205,15 +211,43 @@ class ClusterView:
         return summaries
 
 
+class DescribeGroupsUpToV2(
+    Request[DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2]
+):
+    """DescribeGroups at version 2 at most, whatever the broker offers.
+
+    aiokafka 0.14 sends v3 to a broker that takes it but decodes the answer with v2's schema
+    (v3 adds each group's authorized operations), which fails on the bytes left over; its
+    `describe_consumer_groups` cannot describe several groups on a Kafka 4 broker.
+    """
+
+    API_KEY = 15
+
+    def __init__(self, groups: list[str]) -> None:
+        self._groups = groups
+
+    def build(self, request_struct_class: type[Any]) -> Any:
+        """Return the request at the version negotiated (v2's fields are v0's)."""
+        return request_struct_class(self._groups)
+
+
 async def _describe(
     admin: AIOKafkaAdminClient, names: list[str]
 ) -> dict[str, tuple[str | None, int | None]]:
-    """Return each group's (state, member count) from DescribeGroups."""
-    if not names:
-        return {}
+    """Return each group's (state, member count) from DescribeGroups, asked of its coordinator."""
+    by_coordinator: dict[int, list[str]] = {}
+    for name in names:
+        by_coordinator.setdefault(await admin.find_coordinator(name), []).append(name)
+    # The admin client's own connection, since its public call cannot be used (see above).
+    responses = await asyncio.gather(
+        *(
+            admin._client.send(node, DescribeGroupsUpToV2(groups))
+            for node, groups in by_coordinator.items()
+        )
+    )
     found: dict[str, tuple[str | None, int | None]] = {}
-    for response in await admin.describe_consumer_groups(names):
-        # Each entry: (error_code, group, state, protocol_type, protocol, members, ...).
+    for response in responses:
+        # Each entry: (error_code, group, state, protocol_type, protocol, members).
         for entry in getattr(response, "groups", ()):
             if not entry[0]:
                 found[str(entry[1])] = (str(entry[2]), len(entry[5]))

@@ -44,6 +44,7 @@ class FakeAdmin:
     def __init__(self) -> None:
         self.described_configs: list[Any] = []
         self.down = False
+        self._client = self  # the admin's connection to the brokers
 
     async def describe_topics(self, topics: list[str] | None = None) -> list[dict[str, Any]]:
         assert topics is None  # naming a topic could have the broker create it
@@ -81,13 +82,18 @@ class FakeAdmin:
             raise KafkaConnectionError("down")
         return [("todo-eda-streams", "consumer"), ("connect-cluster", "connect")]
 
-    async def describe_consumer_groups(self, names: list[str]) -> list[Any]:
+    async def find_coordinator(self, group: str) -> int:
+        return 1
+
+    async def send(self, node: int, request: Any) -> Any:
+        # The broker offers DescribeGroups v0 to v5: the request must go as v2 at most.
+        assert request.prepare({15: (0, 5)}).API_VERSION == 2
         members = [("m-1", "c-1", "/127.0.0.1", b"", b""), ("m-2", "c-2", "/127.0.0.1", b"", b"")]
         groups = [
             (0, "todo-eda-streams", "Stable", "consumer", "faust", members),
             (16, "connect-cluster", "", "", "", []),  # an error: not described
         ]
-        return [SimpleNamespace(groups=[g for g in groups if g[1] in names])]
+        return SimpleNamespace(groups=[g for g in groups if g[1] in request._groups])
 
     async def list_consumer_group_offsets(
         self, group: str, partitions: list[TopicPartition] | None = None
