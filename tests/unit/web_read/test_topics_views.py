@@ -264,3 +264,13 @@ async def test_an_unknown_topic_or_partition_is_a_404(anonymous, kafka):
 async def test_an_empty_partition_is_an_empty_page_at_its_start(anonymous, kafka):
     body = await (await anonymous.get("/topics/todos/0/messages")).json()
     assert body["messages"] == [] and body["at_start"] and body["next_before"] is None
+
+
+async def test_a_read_kafka_does_not_answer_is_a_json_503(anonymous, kafka, monkeypatch):
+    async def silent(*args: Any) -> list[Any]:
+        raise ClusterUnavailableError("Kafka does not answer a read")
+
+    monkeypatch.setattr(kafka[1], "read", silent)
+    response = await anonymous.get("/topics/todos/1/messages")
+    assert response.status == 503
+    assert "Kafka does not answer" in (await response.json())["detail"]
