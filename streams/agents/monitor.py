@@ -7,21 +7,25 @@ import logging
 from mode import Service
 
 from streams.app import app, connections, settings
-from streams.monitoring import connect, history, lag, sampling
+from streams.monitoring import connect, history, lag, messages, sampling
+from streams.monitoring.cluster import ClusterView
+from streams.monitoring.cluster import cluster as pages_cluster
 
 log = logging.getLogger(__name__)
 
 # Clients of its own: the sampler asks once per interval, the pages' questions go elsewhere.
-cluster = sampling.PipelineCluster(settings.bootstrap_servers, f"{settings.app_id}-pipeline")
+cluster = ClusterView(settings.bootstrap_servers, f"{settings.app_id}-pipeline")
 
 
 @app.service
-class _SamplerClients(Service):
-    """Close the sampler's Kafka clients when the worker stops (they start on first use)."""
+class _MonitoringClients(Service):
+    """Close the monitoring's Kafka clients when the worker stops (they start on first use)."""
 
     async def on_stop(self) -> None:
-        """Stop both clients."""
+        """Stop the sampler's, the topic browser's and the message reader's clients."""
         await cluster.close()
+        await pages_cluster.close()
+        await messages.reader.close()
 
 
 @app.timer(connect.POLL_SECONDS)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 from faust.types import AppT
 
 from contracts import topics
 from streams.connections import Connections
 from streams.monitoring import connect
-from streams.monitoring.cluster import REQUEST_SECONDS, ClusterUnavailableError, ClusterView
+from streams.monitoring.cluster import ClusterUnavailableError, ClusterView
 from streams.monitoring.history import (
     Check,
     ConnectorView,
@@ -31,35 +28,6 @@ from streams.monitoring.history import (
 )
 
 PROBE_SECONDS = 2.0
-
-
-class PipelineCluster(ClusterView):
-    """The cluster view, its partitions listed from the admin client's topic metadata.
-
-    The base view lists them through its group-less consumer, whose own metadata tracks no
-    topic (`partitions_for_topic` answers None for every one), so its lists come out empty.
-    """
-
-    async def topic_partitions(self, names: Iterable[str] | None = None) -> list[TopicPartition]:
-        """Return every partition of the named topics (of every topic when None), sorted."""
-        admin, _ = await self._clients()
-        try:
-            described = await asyncio.wait_for(
-                admin.describe_topics(None if names is None else sorted(names)), REQUEST_SECONDS
-            )
-        except (KafkaError, TimeoutError) as exc:
-            raise ClusterUnavailableError(f"no topic metadata: {exc!r}") from exc
-        return partitions_of(described)
-
-
-def partitions_of(described: Iterable[Any]) -> list[TopicPartition]:
-    """Return the partitions of a metadata answer's topics, skipping those it has an error for."""
-    return sorted(
-        TopicPartition(str(topic.get("topic") or topic.get("name")), int(partition["partition"]))
-        for topic in described
-        if isinstance(topic, dict) and topic.get("error_code", 0) == 0
-        for partition in topic.get("partitions") or ()
-    )
 
 
 async def group_offsets(

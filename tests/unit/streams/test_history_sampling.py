@@ -162,32 +162,3 @@ def test_the_connector_view_is_the_expected_connectors_state(connectors, expecte
     status = connect.ConnectStatus(expected=("c",), polled=True, reachable=True)
     status.connectors = connectors
     assert sampling.connector_view(status) == expected
-
-
-def test_partitions_are_read_from_the_topics_metadata_skipping_errors():
-    described = [
-        {"error_code": 0, "topic": "todos", "partitions": [{"partition": 1}, {"partition": 0}]},
-        {"error_code": 3, "topic": "missing", "partitions": []},
-        {"error_code": 0, "topic": "postgres.public.todos", "partitions": [{"partition": 0}]},
-    ]
-    assert [(tp.topic, tp.partition) for tp in sampling.partitions_of(described)] == [
-        ("postgres.public.todos", 0),
-        ("todos", 0),
-        ("todos", 1),
-    ]
-
-
-async def test_the_pipeline_cluster_lists_partitions_through_its_admin_client(monkeypatch):
-    class Admin:
-        async def describe_topics(self, names):
-            assert names == sorted(topics.PIPELINE)
-            return [{"error_code": 0, "topic": n, "partitions": [{"partition": 0}]} for n in names]
-
-    view = sampling.PipelineCluster("localhost:1", "test")
-
-    async def clients():
-        return Admin(), None
-
-    monkeypatch.setattr(view, "_clients", clients)
-    found = await view.topic_partitions(topics.PIPELINE)
-    assert sorted(tp.topic for tp in found) == sorted(topics.PIPELINE)
