@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import ClassVar
 
 from faust import web
 
@@ -40,6 +41,20 @@ class PageAssetView(ApiView):
     async def get(self, request: web.Request, name: str) -> web.Response:
         """Return the file, or a JSON 404."""
         found = asset(name)
+        if found is None:
+            raise NotFoundError()
+        content, media_type = found
+        return self.bytes(content, content_type=media_type)
+
+
+class StaticPageView(ApiView):
+    """Serve one page's HTML (its script and styles are under /pages/); it holds no data."""
+
+    page: ClassVar[str]
+
+    async def get(self, request: web.Request) -> web.Response:
+        """Return the page."""
+        found = asset(self.page)
         if found is None:
             raise NotFoundError()
         content, media_type = found

@@ -19,9 +19,9 @@ from faust.types import AppT
 from streams.app import app
 from streams.monitoring.history import history
 from web_read.api_view import ApiView
-from web_read.errors import BadRequestError, NotFoundError
+from web_read.errors import BadRequestError
 from web_read.internal import require_internal_access
-from web_read.pages.assets import asset
+from web_read.pages.assets import StaticPageView
 from web_read.pages.pipeline_state import (
     MalformedWindowsError,
     Peer,
@@ -80,16 +80,10 @@ async def ask_peers(urls: list[str], authorization: str | None) -> list[Peer]:
         return list(await asyncio.gather(*(ask_peer(session, url, headers) for url in urls)))
 
 
-class PipelinePageView(ApiView):
-    """`GET /pipeline`: the page (HTML; its script and styles are under /pages/)."""
+class PipelinePageView(StaticPageView):
+    """`GET /pipeline`: the live pipeline page."""
 
-    async def get(self, request: web.Request) -> web.Response:
-        """Return the page."""
-        found = asset(PAGE)
-        if found is None:
-            raise NotFoundError()
-        content, media_type = found
-        return self.bytes(content, content_type=media_type)
+    page = PAGE
 
 
 class PipelineStateView(ApiView):

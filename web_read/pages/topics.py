@@ -31,7 +31,7 @@ from streams.monitoring.messages import (
 from web_read.api_view import ApiView
 from web_read.errors import BadRequestError, NotFoundError, UnavailableError
 from web_read.internal import require_internal_access
-from web_read.pages.assets import asset
+from web_read.pages.assets import StaticPageView
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +119,10 @@ def state_body(
     }
 
 
-class TopicsPageView(ApiView):
-    """`GET /topics`: the topic browser's page (static, no data in it)."""
+class TopicsPageView(StaticPageView):
+    """`GET /topics`: the topic browser's page."""
 
-    async def get(self, request: web.Request) -> web.Response:
-        """Return the page's HTML."""
-        found = asset(PAGE)
-        if found is None:
-            raise NotFoundError()
-        content, media_type = found
-        return self.bytes(content, content_type=media_type)
+    page = PAGE
 
 
 class TopicsStateView(ApiView):

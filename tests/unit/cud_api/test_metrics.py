@@ -23,6 +23,7 @@ from cud_api.metrics.apis import is_loopback
 from cud_api.metrics.middleware import UNMATCHED_ROUTE, method_label
 from cud_api.todos import apis
 from cud_api.todos.commands import CommandPublisher, delivery_failure_reason
+from tests.support.clock import Clock
 from tests.unit.cud_api.conftest import ALICE_ID, bearer
 
 
@@ -152,16 +153,6 @@ def test_with_the_loopback_setting_off_loopback_needs_a_staff_token_too(client, 
 
 
 # The scrape token ----------------------------------------------------------------------------
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from streams.agents.changes import project_changes
 from streams.agents.commands import apply_commands
 from streams.monitoring import connect, latency, metrics
 from streams.monitoring.lag import PartitionLag, StallWatch, partition_lags, split_pipeline
+from tests.support.clock import Clock
 from tests.support.polling import async_wait_for
 from tests.unit.streams.samples import change, command_bytes, row
 
@@ -48,14 +49,6 @@ def test_lag_is_the_pipelines_topics_only_and_the_changelog_is_kept_apart():
     assert {p.name: p.lag for p in pipeline} == {"postgres.public.todos[1]": 0, "todos[0]": 3}
     assert [(p.name, p.lag) for p in others] == [("todo-eda-streams-todos-changelog[0]", 52)]
     assert {p.name: p.position for p in pipeline} == {"postgres.public.todos[1]": 5, "todos[0]": 7}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _lag(position: int, lag: int, partition: int = 0) -> PartitionLag:

@@ -11,6 +11,7 @@ from faust.types import TP
 
 from streams.app import app
 from streams.transport import RESEEK_AFTER_SECONDS, AtLeastOnceConsumer, next_commit_offset
+from tests.support.clock import Clock
 
 TODOS_3 = TP("todos", 3)
 
@@ -72,16 +73,6 @@ def test_consumer_keeps_acks_after_a_hole_for_the_next_commit(
     assert consumer._new_offset(TODOS_3) == 12
     assert consumer._acked[TODOS_3] == [13, 14]
     assert consumer._acked_index[TODOS_3] == {13, 14}
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import auth
 from streams.users import DEACTIVATED, DELETED, UserChange
+from tests.support.clock import Clock
 from tests.unit.web_read.tokens import CALLER, Tokens
 from web_read.auth import (
     REFRESH_SECONDS,
@@ -25,16 +26,6 @@ from web_read.auth import (
 )
 from web_read.auth import verifier as verifier_of
 from web_read.errors import UnauthorizedError, UnavailableError
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _b64(data: bytes) -> str:

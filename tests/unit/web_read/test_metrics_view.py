@@ -11,6 +11,7 @@ import pytest
 import web_read.internal
 from contracts import auth
 from streams.app import settings
+from tests.support.clock import Clock
 from web_read.errors import UnauthorizedError
 from web_read.internal import is_loopback, require_internal_access
 
@@ -66,16 +67,6 @@ def test_only_loopback_addresses_count_as_loopback():
 
 
 # The scrape token ------------------------------------------------------------------------------
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
