@@ -22,7 +22,7 @@ import requests
 from bench.context import Bench
 from bench.paths import e2e_run, write_run, write_warmup
 from bench.stats import spread
-from compose.launcher import IsolatedStack, service_program
+from compose.launcher import IsolatedStack, service_program, spawn, stop_spawned
 from compose.polling import wait_until
 from contracts.environment import METRICS_VARIABLE
 
@@ -59,14 +59,7 @@ class SwitchedServices:
             program = service_program(self._bench.stack, name, {METRICS_VARIABLE: value})
             path = program.log_file.with_name(f"{name}-bench-metrics.log")
             self._logs[name] = str(path)
-            with path.open("ab") as log_file:
-                self._procs[name] = subprocess.Popen(
-                    program.command,
-                    env={**os.environ, **program.environment},
-                    cwd=program.directory,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                )
+            self._procs[name] = spawn(program, path)
         self._wait_ready()
         # The process trees the CPU meters read: gunicorn's master with its workers.
         self._bench.services.update(
@@ -105,14 +98,8 @@ class SwitchedServices:
         # The worker first, as the launcher stops the stack (reverse start order).
         for name in reversed(SERVICES):
             proc = self._procs.pop(name, None)
-            if proc is None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc is not None:
+                stop_spawned(proc, STOP_TIMEOUT_S)
 
     def close(self) -> None:
         """Stop the benchmark's copies and have supervisord run both services again."""

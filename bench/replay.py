@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -29,7 +27,7 @@ from bench.procs import run_generator
 from bench.reads import wait_projected
 from bench.seed import bulk_load
 from bench.stats import spread
-from compose.launcher import service_program
+from compose.launcher import service_program, spawn, stop_spawned
 from compose.polling import wait_until
 from compose.supervisor import Program
 from contracts import topics
@@ -123,13 +121,7 @@ def _rebuild_once(bench: Bench, events: int, cut: Mapping[int, int]) -> dict[str
     log_path = data_dir / "worker.log"
     worker = _replay_worker(bench, app_id, mongo_db, data_dir, port)
     t0 = time.monotonic()
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            worker.command,
-            env={**os.environ, **worker.environment},
-            cwd=worker.directory,
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = spawn(worker, log_path)
     # Timed from the moment the worker's web server answers (it starts just before the
     # consumer), so the figure is the projection's rate, not the process start-up, to the
     # moment its group has committed the cut (faust commits every few seconds, so the figure
@@ -153,12 +145,7 @@ def _rebuild_once(bench: Bench, events: int, cut: Mapping[int, int]) -> dict[str
         t_done = time.monotonic()
         documents = _count_documents(client, mongo_db)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_spawned(proc, timeout=30)
         client.drop_database(mongo_db)
         client.close()
         tail = log_path.read_text()[-2000:] if log_path.exists() else ""

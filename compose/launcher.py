@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -123,6 +124,28 @@ def service_program(
         stop_signal=base.stop_signal,
         stop_wait_secs=base.stop_wait_secs,
     )
+
+
+def spawn(program: Program, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a copy of a service beside the stack (not under supervisord), logging to `log_path`."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            program.command,
+            env={**os.environ, **program.environment},
+            cwd=program.directory,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_spawned(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stop a copy `spawn` started: SIGTERM, then SIGKILL if it outlives `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_ports(count: int) -> list[int]:

@@ -3,9 +3,7 @@ and who may read it (the scrape token)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +14,7 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from compose.launcher import IsolatedStack, free_ports, service_program
+from compose.launcher import IsolatedStack, free_ports, service_program, spawn, stop_spawned
 from contracts import auth
 from tests.integration.cud_api.conftest import Api
 from tests.support.polling import wait_for
@@ -157,16 +155,6 @@ def test_both_apis_answer_the_launchers_scrape_token(stack: IsolatedStack):
     assert wrong.status_code == 401
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Stop a process this test started: SIGTERM, then SIGKILL if it lingers."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def write_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[str]:
     """A second write API beside the stack's, with CUD_API_METRICS_LOOPBACK=0; its URL.
@@ -188,24 +176,17 @@ def write_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator
         },
     )
     url = f"http://127.0.0.1:{port}"
-    with (tmp_path / "cud_api.log").open("w") as log_file:
-        process = subprocess.Popen(
-            program.command,
-            env={**os.environ, **program.environment},
-            cwd=program.directory,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+    process = spawn(program, tmp_path / "cud_api.log")
+    try:
 
-            def healthy() -> bool:
-                assert process.poll() is None, (tmp_path / "cud_api.log").read_text()[-2000:]
-                return requests.get(url + "/health/", timeout=2).status_code == 200
+        def healthy() -> bool:
+            assert process.poll() is None, (tmp_path / "cud_api.log").read_text()[-2000:]
+            return requests.get(url + "/health/", timeout=2).status_code == 200
 
-            wait_for(healthy, timeout=60, message="the second write API up")
-            yield url
-        finally:
-            stop(process, timeout=30)
+        wait_for(healthy, timeout=60, message="the second write API up")
+        yield url
+    finally:
+        stop_spawned(process, timeout=30)
 
 
 def test_with_the_loopback_rule_off_only_a_credential_reads_the_write_apis_metrics(
@@ -244,24 +225,17 @@ def read_api_without_loopback(stack: IsolatedStack, tmp_path: Path) -> Iterator[
     )
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "streams.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            program.command,
-            env={**os.environ, **program.environment},
-            cwd=program.directory,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+    process = spawn(program, log_path)
+    try:
 
-            def answering() -> bool:
-                assert process.poll() is None, log_path.read_text()[-2000:]
-                return requests.get(url + "/metrics", timeout=2).status_code == 401
+        def answering() -> bool:
+            assert process.poll() is None, log_path.read_text()[-2000:]
+            return requests.get(url + "/metrics", timeout=2).status_code == 401
 
-            wait_for(answering, timeout=120, interval=0.5, message="the second worker's web server")
-            yield url
-        finally:
-            stop(process, timeout=60)
+        wait_for(answering, timeout=120, interval=0.5, message="the second worker's web server")
+        yield url
+    finally:
+        stop_spawned(process, timeout=60)
 
 
 def test_with_the_loopback_rule_off_only_a_credential_reads_the_workers_metrics(

@@ -8,8 +8,6 @@ logged no error. The screenshots the README shows are written by these tests.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 import requests
 from selenium import webdriver
 
-from compose.launcher import free_ports, service_program
+from compose.launcher import free_ports, service_program, spawn, stop_spawned
 from tests.support.browser import RENDER_TIMEOUT, PageLog
 from tests.support.polling import wait_for
 
@@ -305,14 +303,7 @@ def test_with_two_workers_either_one_shows_the_groups_lag_and_rates(pipeline, st
     )
     second = f"http://127.0.0.1:{port}"
     urls = (pipeline.read_url, second)
-    with (tmp_path / "worker.log").open("w") as log_file:
-        proc = subprocess.Popen(
-            worker.command,
-            env={**os.environ, **worker.environment},
-            cwd=worker.directory,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    proc = spawn(worker, tmp_path / "worker.log")
     try:
         for url in urls:
             wait_for(
@@ -351,12 +342,7 @@ def test_with_two_workers_either_one_shows_the_groups_lag_and_rates(pipeline, st
                 second,
             }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_spawned(proc, timeout=60)
     # The group is one worker again before the next test.
     wait_for(
         lambda: workers_answering(pipeline.read_url, 1),
