@@ -7,14 +7,9 @@ import logging
 from mode import Service
 
 from streams.app import app, connections, settings
-from streams.monitoring import connect, history, lag, messages, sampling
-from streams.monitoring.cluster import ClusterView
-from streams.monitoring.cluster import cluster as pages_cluster
+from streams.monitoring import clients, connect, history, lag, sampling
 
 log = logging.getLogger(__name__)
-
-# Clients of its own: the sampler asks once per interval, the pages' questions go elsewhere.
-cluster = ClusterView(settings.bootstrap_servers, f"{settings.app_id}-pipeline")
 
 
 @app.service
@@ -23,9 +18,7 @@ class _MonitoringClients(Service):
 
     async def on_stop(self) -> None:
         """Stop the sampler's, the topic browser's and the message reader's clients."""
-        await cluster.close()
-        await pages_cluster.close()
-        await messages.reader.close()
+        await clients.close_all()
 
 
 @app.timer(connect.POLL_SECONDS)
@@ -43,7 +36,7 @@ async def sample_pipeline() -> None:
         await sampling.sample_pipeline(
             app,
             history.history,
-            cluster,
+            clients.sampler_cluster,
             connections,
             group=settings.app_id,
             write_api_url=settings.cud_api_url,

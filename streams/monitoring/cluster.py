@@ -23,8 +23,6 @@ from aiokafka.protocol.admin import (
 )
 from aiokafka.protocol.api import Request
 
-from streams.app import settings
-
 log = logging.getLogger(__name__)
 
 # Each call waits at most this long for Kafka: a page answers 503 rather than hang.
@@ -281,6 +279,3 @@ async def _close_quietly(*clients: object) -> None:
             await closer()
         except Exception as exc:  # closing a half-started client: nothing more to do
             log.debug("closing %r: %r", client, exc)
-
-
-cluster = ClusterView(settings.bootstrap_servers, settings.app_id)

@@ -19,7 +19,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from streams.app import settings
 from streams.monitoring.cluster import ClusterUnavailableError
 
 log = logging.getLogger(__name__)
@@ -206,6 +205,3 @@ async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
         await consumer.stop()
     except Exception as exc:  # stopping a half-started consumer: nothing more to do
         log.debug("stopping the messages consumer: %r", exc)
-
-
-reader = MessageReader(settings.bootstrap_servers, settings.app_id)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import grimp
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("contracts", "cud_api", "streams", "web_read", "compose", "debezium", "bench")
 
 
@@ -77,3 +82,18 @@ def test_the_stream_app_does_not_know_the_read_api(graph):
         assert not graph.chain_exists(importer=module, imported="web_read", as_packages=True), (
             f"{module} reaches web_read"
         )
+
+
+def test_collecting_the_integration_tests_builds_no_stream_app():
+    # pytest collects tests/integration before tests/unit: a module there that builds the
+    # Faust app at import fixes its table store before the unit tests' conftest can choose one.
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "for found in pkgutil.walk_packages(['tests/integration'], 'tests.integration.'):\n"
+        "    importlib.import_module(found.name)\n"
+        "print(sorted(m for m in sys.modules if m in ('streams.app', 'streams.worker')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]", result.stderr[-2000:]

@@ -15,18 +15,17 @@ from aiokafka import TopicPartition
 from faust import web
 
 from contracts.paging import IntegerRange, QueryError, QueryPairs, collect
+from streams.monitoring.clients import cluster, reader
 from streams.monitoring.cluster import (
     ClusterUnavailableError,
     GroupSummary,
     PartitionOffsets,
-    cluster,
 )
 from streams.monitoring.messages import (
     MESSAGES_DEFAULT,
     MESSAGES_MAX,
     describe_record,
     page_window,
-    reader,
 )
 from web_read.api_view import ApiView
 from web_read.errors import BadRequestError, NotFoundError, UnavailableError
