@@ -296,6 +296,7 @@ def workers_answering(url: str, count: int) -> State | None:
     return body if len(body["workers"]) == count == len(answering) else None
 
 
+@pytest.mark.disruptive(stops="streams")
 def test_with_two_workers_either_one_shows_the_groups_lag_and_rates(pipeline, stack, tmp_path):
     port = free_ports(1)[0]
     data_dir = tmp_path / "faust"
@@ -353,7 +354,12 @@ def test_with_two_workers_either_one_shows_the_groups_lag_and_rates(pipeline, st
             }
     finally:
         stop_spawned(proc, timeout=60)
-    # The group is one worker again before the next test.
+        # The stack's worker restarted: taking back the second one's partitions while running,
+        # faust-streaming can stall recovering them (seen once here); a fresh start recovers
+        # its table the way every crash test proves, and the tests after this one need that.
+        stack.stop("streams")
+        stack.start("streams")
+        stack.wait_ready("streams")
     wait_for(
         lambda: workers_answering(pipeline.read_url, 1),
         timeout=120,
