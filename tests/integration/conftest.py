@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from compose.launcher import IsolatedStack, isolated_stack
+from tests.support.pipeline import Pipeline
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,13 @@ def needs(stack: IsolatedStack, *names: str) -> None:
     missing = [name for name in names if name not in stack.services]
     if missing:
         pytest.skip(f"TODO_EDA_TEST_SERVICES does not include {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: IsolatedStack) -> Iterator[Pipeline]:
+    """Clients of the running stack, as one registered user."""
+    for name in ("cud_api", "streams"):
+        stack.wait_ready(name)
+    clients = Pipeline(stack.addresses)
+    yield clients
+    clients.close()

@@ -26,7 +26,7 @@ from compose import accounts
 from compose.launcher import IsolatedStack
 from contracts import auth
 from contracts.records import encode_command, encode_todo_key
-from tests.integration.e2e.conftest import Pipeline
+from tests.support.pipeline import Pipeline
 from tests.support.polling import wait_for
 from tests.support.users import access_claims
 

@@ -1,0 +1,1 @@
+"""Faults beyond a crash: outages of each dependency, slow and resetting connections."""
