@@ -2,8 +2,9 @@
 
 `token` prints a fresh access token for the demo user and nothing else on stdout, so
 `TOKEN=$(python -m compose token)` works; `rotate-key` makes a new active signing key;
-`keys --signing DIR --verifying DIR [--scrape-token FILE] [--rotate]` makes the first (or a new)
-key pair there, and the metrics scrape token in FILE (with `--rotate`: a new secret), and
+`keys --signing DIR --verifying DIR [--scrape-token FILE] [--django-secret-key FILE] [--rotate]`
+makes the first (or a new) key pair there, the metrics scrape token and Django's secret key in
+their FILEs (with `--rotate`: new secrets), and
 `demo-password --file PATH` the demo user's password (the Docker stack's one-shots).
 """
 
@@ -63,15 +64,22 @@ def _token_hint(settings: Settings) -> str:
 
 def _keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     folders = (args.signing, args.verifying)
-    if None in folders and (folders != (None, None) or args.scrape_token is None):
-        parser.error("keys needs --signing DIR and --verifying DIR, or --scrape-token FILE")
+    others = (args.scrape_token, args.django_secret_key)
+    if None in folders and (folders != (None, None) or others == (None, None)):
+        parser.error(
+            "keys needs --signing DIR and --verifying DIR, --scrape-token FILE"
+            " or --django-secret-key FILE"
+        )
     if args.signing is not None:
         make = auth.generate_key if args.rotate else auth.ensure_key
         print(f"active signing key: {make(args.signing, args.verifying)}")
     if args.scrape_token is not None:
-        token = auth.write_scrape_token if args.rotate else auth.ensure_scrape_token
+        token = auth.write_secret_file if args.rotate else auth.ensure_secret_file
         # The path only: the secret never reaches a log.
         print(f"metrics scrape token in {token(args.scrape_token)}")
+    if args.django_secret_key is not None:
+        secret = auth.write_secret_file if args.rotate else auth.ensure_secret_file
+        print(f"Django secret key in {secret(args.django_secret_key)}")
     return 0
 
 
@@ -86,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signing", type=Path, help="keys: the signing key folder")
     parser.add_argument("--verifying", type=Path, help="keys: the verifying key folder")
     parser.add_argument("--scrape-token", type=Path, help="keys: the metrics scrape token's file")
+    parser.add_argument(
+        "--django-secret-key", type=Path, help="keys: the write API's Django secret key file"
+    )
     parser.add_argument(
         "--rotate", action="store_true", help="keys: a new active key (and scrape token)"
     )

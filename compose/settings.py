@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,14 +184,11 @@ class Settings:
 
     def django_secret_key(self) -> str:
         """The Django secret key, generated once into the state folder (mode 600)."""
-        path = self.state_dir / "secrets" / "django_secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.parent.chmod(0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(50))
-        return path.read_text().strip()
+        return (
+            auth.ensure_secret_file(self.state_dir / "secrets" / "django_secret_key")
+            .read_text()
+            .strip()
+        )
 
     @property
     def cud_api_metrics_dir(self) -> Path:
@@ -206,7 +202,7 @@ class Settings:
 
     def ensure_metrics_scrape_token(self) -> Path:
         """The metrics scrape token's file, generated once (mode 600); never overwritten."""
-        return auth.ensure_scrape_token(self.metrics_scrape_token_file)
+        return auth.ensure_secret_file(self.metrics_scrape_token_file)
 
     def auth_key_dirs(self) -> tuple[Path, Path]:
         """The token signing and verifying key folders, with a first key pair made once."""

@@ -70,6 +70,43 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def write_secret_file(path: Path) -> Path:
+    """Put a new random secret into `path` (mode 600), replacing any; return the path."""
+    # A folder made here is private (700); one that exists is left as its owner set it.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.new")
+    staged.unlink(missing_ok=True)
+    _write_private(staged, (secrets.token_urlsafe(48) + "\n").encode())
+    # Replaced atomically: a reader sees the old secret or the new one, whole.
+    staged.replace(path)
+    return path
+
+
+def ensure_secret_file(path: Path) -> Path:
+    """Make the secret file unless it exists with a secret in it; return its path."""
+    try:
+        if path.read_text().strip():
+            return path
+    except FileNotFoundError:
+        pass
+    return write_secret_file(path)
+
+
+def read_secret_file(path: Path | str | None) -> str:
+    """Return the secret in file `path`, stripped; "" when no path is given or it is unreadable."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+#: The write API's Django secret key: DJANGO_SECRET_KEY itself, or else the file this variable
+#: names (what the compose file's `keys` one-shot generates; the native launcher passes the key).
+DJANGO_SECRET_KEY_FILE_VARIABLE = "DJANGO_SECRET_KEY_FILE"  # noqa: S105 (a name)
+
+
 def generate_key(signing_dir: Path, verifying_dir: Path) -> str:
     """Create a key pair in the two folders, make it the active one, and return its kid."""
     signing_dir.mkdir(parents=True, exist_ok=True)
@@ -142,28 +179,6 @@ METRICS_SCRAPE_TOKEN_SUBPATH = "secrets/metrics_scrape_token"  # noqa: S105 (a p
 SCRAPE_TOKEN_RELOAD_SECONDS = 5.0
 
 
-def write_scrape_token(path: Path) -> Path:
-    """Put a new random scrape token into `path` (mode 600), replacing any; return the path."""
-    # A folder made here is private (700); one that exists is left as its owner set it.
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.new")
-    staged.unlink(missing_ok=True)
-    _write_private(staged, (secrets.token_urlsafe(32) + "\n").encode())
-    # Replaced atomically: a reader sees the old secret or the new one, whole.
-    staged.replace(path)
-    return path
-
-
-def ensure_scrape_token(path: Path) -> Path:
-    """Make the scrape token file unless it exists with a secret in it; return its path."""
-    try:
-        if path.read_text().strip():
-            return path
-    except FileNotFoundError:
-        pass
-    return write_scrape_token(path)
-
-
 class ScrapeToken:
     """The scrape token of one file, read again at most every SCRAPE_TOKEN_RELOAD_SECONDS."""
 
@@ -184,7 +199,7 @@ class ScrapeToken:
         now = self._clock()
         if self._loaded_at is None or now - self._loaded_at >= self._reload_seconds:
             self._loaded_at = now
-            self._secret = _read_secret(self.path)
+            self._secret = read_secret_file(self.path).encode()
         return self._secret
 
     def accepts(self, presented: str) -> bool:
@@ -192,15 +207,6 @@ class ScrapeToken:
         secret = self._current()
         # compare_digest: the time taken says nothing about how much of the secret matched.
         return bool(secret) and hmac.compare_digest(secret, presented.encode("utf-8", "replace"))
-
-
-def _read_secret(path: Path | None) -> bytes:
-    if path is None:
-        return b""
-    try:
-        return path.read_bytes().strip()
-    except OSError:
-        return b""
 
 
 def scrape_token_from_env(env: Mapping[str, str]) -> ScrapeToken:

@@ -22,11 +22,14 @@ DEBUG = flag("DJANGO_DEBUG")
 # TODO_EDA_METRICS=0: no request middleware, no produce metrics, no `/metrics` route.
 METRICS_ON = metrics_on()
 
-# No committed secret. Django reads SECRET_KEY lazily, so migrations and type checks work
-# without one; wsgi.py touches it at startup so a server without a key fails immediately.
+# No committed secret: DJANGO_SECRET_KEY, or the file DJANGO_SECRET_KEY_FILE names (the compose
+# file's `keys` one-shot makes it). Django reads SECRET_KEY lazily, so migrations and type checks
+# work without one; wsgi.py touches it at startup so a server without a key fails immediately.
 # Only in debug does a missing key get a random one for this process (sessions then end
 # at restart, which a debug run can live with).
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or auth.read_secret_file(
+    os.environ.get(auth.DJANGO_SECRET_KEY_FILE_VARIABLE, "")
+)
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = secrets.token_urlsafe(50)
 

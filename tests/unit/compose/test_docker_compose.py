@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from compose.settings import STACK_VARIABLES
+from compose.settings import REPO_ROOT, STACK_VARIABLES
 from contracts import auth
 from contracts import topics as contract_topics
 from contracts.environment import DEFAULTS
@@ -56,6 +56,7 @@ CUD_API_AUTH_SETTINGS = {
 APP_EXTRA_VARIABLES = {
     "DJANGO_SETTINGS_MODULE",
     "DJANGO_ALLOWED_HOSTS",
+    auth.DJANGO_SECRET_KEY_FILE_VARIABLE,
     SIGNING,
     VERIFYING,
     SCRAPE_TOKEN,
@@ -70,7 +71,7 @@ REQUIRED_APP_VARIABLES = {
         "POSTGRES_DB",
         "POSTGRES_USER",
         "POSTGRES_PASSWORD",
-        "DJANGO_SECRET_KEY",
+        auth.DJANGO_SECRET_KEY_FILE_VARIABLE,
         "DJANGO_SETTINGS_MODULE",
         SIGNING,
         VERIFYING,
@@ -78,6 +79,7 @@ REQUIRED_APP_VARIABLES = {
         *CUD_API_AUTH_SETTINGS,
     },
     "migrate": {
+        auth.DJANGO_SECRET_KEY_FILE_VARIABLE,
         "POSTGRES_HOST",
         "POSTGRES_PORT",
         "POSTGRES_DB",
@@ -838,6 +840,7 @@ def test_the_keys_one_shot_makes_one_key_pair_and_keeps_it(
     }
     paths = {container["signing"]: signing, container["verifying"]: verifying}
     paths[container["token"]] = token
+    paths[words[words.index("--django-secret-key") + 1]] = tmp_path / "django" / "secret_key"
     run_cli(words, paths)
     kid = auth.load_signing_key(signing).kid
     assert set(auth.load_verifying_keys(verifying)) == {kid}
@@ -861,6 +864,46 @@ def test_the_keys_one_shot_makes_one_key_pair_and_keeps_it(
     assert token.read_text() != secret and auth.load_signing_key(signing).kid == rotated
     printed = capsys.readouterr().out
     assert kid in printed and secret.strip() not in printed
+
+
+def test_django_s_secret_key_is_generated_by_keys_and_read_only_where_django_runs(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    # No committed default: only an empty pass-through of the shell's variable.
+    assert set(re.findall(r"DJANGO_SECRET_KEY:-[^}]*", COMPOSE_FILE.read_text())) == {
+        "DJANGO_SECRET_KEY:-"
+    }
+    words = command_words(services["keys"])
+    container_path = words[words.index("--django-secret-key") + 1]
+    folder = str(Path(container_path).parent)
+    volume = mounts(services["keys"])[folder][0]
+    assert mounts(services["keys"])[folder] == (volume, [])
+    # Django runs in the write API and in the migrate one-shot (its settings need the key).
+    for name in ("cud_api", "migrate"):
+        service = services[name]
+        assert environment(service)[auth.DJANGO_SECRET_KEY_FILE_VARIABLE] == container_path
+        assert mounts(service)[folder] == (volume, ["ro"]), name
+        assert service["depends_on"]["keys"]["condition"] == "service_completed_successfully"
+    for name, service in services.items():
+        if name not in ("cud_api", "migrate", "keys"):
+            assert volume not in {src for src, _ in mounts(service).values()}, name
+    local = tmp_path / "django" / "secret_key"
+    own_step = ["python", "-m", "compose", "keys", "--django-secret-key", container_path]
+    run_cli(own_step, {container_path: local})
+    secret = local.read_text()
+    assert (local.stat().st_mode & 0o777) == 0o600 and len(secret.strip()) >= 50
+    run_cli(own_step, {container_path: local})  # every `docker compose up` runs it again
+    assert local.read_text() == secret
+    env = {**os.environ, "DJANGO_SECRET_KEY": "", auth.DJANGO_SECRET_KEY_FILE_VARIABLE: str(local)}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "from cud_api.config import settings; print(settings.SECRET_KEY)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    assert loaded.stdout.strip() == secret.strip()
 
 
 def test_the_migrate_step_ensures_the_demo_user_with_a_password_made_once(
@@ -893,9 +936,9 @@ def test_the_migrate_step_ensures_the_demo_user_with_a_password_made_once(
 
 def test_the_image_makes_the_key_and_secret_mount_points_private_to_its_user() -> None:
     text = (COMPOSE_DIR / "Dockerfile").read_text()
-    for folder in ("/keys/signing", "/keys/verifying", "/secrets"):
+    for folder in ("/keys/signing", "/keys/verifying", "/keys/django", "/secrets"):
         assert folder in text, folder
-    assert re.search(r"chmod 700 /keys/signing /secrets", text)
+    assert re.search(r"chmod 700 /keys/signing /keys/django /secrets", text)
     assert re.search(r"chown -R app:app [^\n]*/keys", text)
 
 

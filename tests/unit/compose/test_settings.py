@@ -105,10 +105,10 @@ def test_an_empty_scrape_token_file_is_filled_and_a_rotation_replaces_the_secret
     path = tmp_path / "secrets" / "metrics_scrape_token"
     path.parent.mkdir(mode=0o700)
     path.write_text("")
-    auth.ensure_scrape_token(path)
+    auth.ensure_secret_file(path)
     first = path.read_text().strip()
     assert first
-    auth.write_scrape_token(path)
+    auth.write_secret_file(path)
     assert path.read_text().strip() not in ("", first)
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # nothing staged left behind

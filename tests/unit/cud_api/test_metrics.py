@@ -163,7 +163,7 @@ def clock() -> Clock:
 @pytest.fixture
 def scrape_file(tmp_path, monkeypatch, clock) -> Iterator[Path]:
     """A scrape token file the write API reads (on the test's clock), loopback rule off."""
-    path = auth.write_scrape_token(tmp_path / "secrets" / "metrics_scrape_token")
+    path = auth.write_secret_file(tmp_path / "secrets" / "metrics_scrape_token")
     monkeypatch.setattr(
         metrics_apis, "_scrape_tokens", {str(path): auth.ScrapeToken(path, clock=clock)}
     )
@@ -202,7 +202,7 @@ def test_an_empty_or_missing_scrape_token_file_accepts_no_token(client, scrape_f
 def test_a_rotated_scrape_token_is_picked_up_within_the_reload_period(client, scrape_file, clock):
     old = scrape_file.read_text().strip()
     assert client.get("/metrics", **REMOTE, **scrape_bearer(old)).status_code == 200
-    auth.write_scrape_token(scrape_file)
+    auth.write_secret_file(scrape_file)
     new = scrape_file.read_text().strip()
     assert new != old
     clock.now += auth.SCRAPE_TOKEN_RELOAD_SECONDS

@@ -77,7 +77,7 @@ def clock() -> Clock:
 @pytest.fixture
 def scrape_file(tmp_path, monkeypatch, clock) -> Path:
     """A scrape token file, and the read API reading it (on the test's clock)."""
-    path = auth.write_scrape_token(tmp_path / "secrets" / "metrics_scrape_token")
+    path = auth.write_secret_file(tmp_path / "secrets" / "metrics_scrape_token")
     monkeypatch.setattr(web_read.internal, "_scrape_token", auth.ScrapeToken(path, clock=clock))
     return path
 
@@ -118,7 +118,7 @@ async def test_a_rotated_scrape_token_is_picked_up_within_the_reload_period(
 ):
     old = scrape_file.read_text().strip()
     assert (await anonymous.get("/metrics", headers=bearer(old))).status == 200
-    auth.write_scrape_token(scrape_file)
+    auth.write_secret_file(scrape_file)
     new = scrape_file.read_text().strip()
     assert new != old
     clock.now += auth.SCRAPE_TOKEN_RELOAD_SECONDS
@@ -143,7 +143,7 @@ def test_the_scrape_token_opens_only_what_asks_for_it(scrape_file, tokens, deny_
 
 
 def test_a_process_without_the_variable_accepts_no_scrape_token(monkeypatch, tmp_path):
-    path = auth.write_scrape_token(tmp_path / "token")
+    path = auth.write_secret_file(tmp_path / "token")
     monkeypatch.setattr(web_read.internal, "_scrape_token", None)
     assert not web_read.internal.scrape_token({}).accepts(path.read_text().strip())
     monkeypatch.setattr(web_read.internal, "_scrape_token", None)
