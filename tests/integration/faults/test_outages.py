@@ -136,12 +136,13 @@ class Client(threading.Thread):
 
     def _update(self, todo_id: int, n: int) -> None:
         todo = self.todos[todo_id]
-        body = {"title": f"outage {n} update", "completed": not todo.completed}
+        title, completed = f"outage {n} update", not todo.completed
+        body = {"title": title, "completed": completed}
         response = self._until_answered(
             "PATCH", f"/api/todos/{todo_id}/", body, {}, f"update {todo_id}", todo
         )
         if response.status_code == 202:
-            todo.title, todo.completed = body["title"], bool(body["completed"])
+            todo.title, todo.completed = title, completed
             todo.updates += 1
             self._accept()
 
