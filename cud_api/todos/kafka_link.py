@@ -44,5 +44,5 @@ class KafkaLink:
                 return None
             lasted = self._clock() - self._down_since
             self._down_since = None
-        logger.warning("Kafka reachable again from the write API after %.1fs", lasted)
+        logger.info("Kafka reachable again from the write API after %.1fs", lasted)
         return lasted
