@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,18 +263,21 @@ def run_outage(
     services: Sequence[str],
     *,
     refused: bool,
-    during: Any = None,
+    before: Callable[[Client], Any] | None = None,
+    during: Callable[[Client, Any], None] | None = None,
 ) -> Outage:
     """Write before, during and after an outage of `services`; return the recovery figure.
 
     `refused`: whether the write API refuses writes (503) while the services are away.
-    `during(client)` is called once the outage has lasted OUTAGE_S, before the services return.
+    `before(client)` runs just before the services stop; `during(client, what before returned)`
+    once the outage has lasted OUTAGE_S, before the services return.
     """
     client = Client(pipeline.as_user())
     outage = Outage(client)
     client.start()
     try:
         wait_for(lambda: client.accepted >= 10, timeout=60, message="writes before the outage")
+        context = before(client) if before is not None else None
         stopped_at = time.monotonic()
         for name in services:
             stack.stop(name)
@@ -290,7 +293,7 @@ def run_outage(
 
         wait_for(lasted, timeout=OUTAGE_S + 60, interval=0.5, message="an outage with writes")
         if during is not None:
-            during(client)
+            during(client, context)
         for name in reversed(services):
             stack.start(name)
         outage.back_at = time.monotonic()
@@ -335,8 +338,8 @@ def run_outage(
     return outage
 
 
-def _sign_in_refused_while_postgres_is_down(client: Client) -> None:
-    """Sign-in and token refresh answer 503 + Retry-After in time, never a 500 or a hang."""
+def _sign_in_refused_while_postgres_is_down(client: Client, _: object) -> None:
+    """Sign-in answers 503 + Retry-After in time, and token refresh 503 or a token: never a 500."""
     user = client.pipeline.user
     for path, body in (
         (TOKEN_PATH, {"username": user.username, "password": user.password}),
@@ -347,9 +350,13 @@ def _sign_in_refused_while_postgres_is_down(client: Client) -> None:
             f"{client.pipeline.cud_url}{path}", json=body, timeout=ANSWER_BOUND_S + 5
         )
         elapsed = time.monotonic() - started
+        print(f"{path} while PostgreSQL is away: {response.status_code} in {elapsed:.1f}s")
+        assert elapsed <= ANSWER_BOUND_S, (path, elapsed)
+        if path == REFRESH_PATH and response.status_code == 200:
+            assert response.json()["data"]["access"]  # refreshed without the database
+            continue
         assert response.status_code == 503, (path, response.status_code, response.text)
         assert int(response.headers["Retry-After"]) > 0
-        assert elapsed <= ANSWER_BOUND_S, (path, elapsed)
 
 
 @pytest.mark.disruptive(stops="postgres")
@@ -365,25 +372,35 @@ def test_a_connect_outage_is_recovered_and_nothing_accepted_is_lost(pipeline, st
     run_outage(pipeline, stack, ["connect"], refused=False)
 
 
-def _reads_by_id_answer_from_the_table(client: Client) -> None:
-    """While MongoDB is away the read API still answers a todo by id (from its table)."""
-    ids = [todo_id for todo_id, todo in client.todos.items() if not todo.deleted][:5]
+def _readable_by_id(client: Client) -> list[int]:
+    """Todos the read API answers by id now, just before MongoDB goes away."""
+    ids = list(client.todos)[:5]
 
-    def answered() -> bool:
-        for todo_id in ids:
-            response = client.pipeline.read(f"/api/todos/{todo_id}/")
-            if response.status_code != 200 or response.json()["id"] != todo_id:
-                raise AssertionError(f"todo {todo_id}: {response.status_code} {response.text}")
-        return True
+    def readable() -> list[int] | None:
+        found = [i for i in ids if client.pipeline.read(f"/api/todos/{i}/").status_code == 200]
+        return found if len(found) >= 3 else None
 
-    wait_for(answered, timeout=20, message="reads by id while MongoDB is away")
+    return wait_for(readable, message="todos readable by id")
+
+
+def _reads_by_id_answer_from_the_table(client: Client, ids: list[int]) -> None:
+    """While MongoDB is away the read API still answers those todos by id (from its table)."""
+    for todo_id in ids:
+        response = client.pipeline.read(f"/api/todos/{todo_id}/")
+        assert response.status_code == 200, (todo_id, response.status_code, response.text)
+        assert response.json()["id"] == todo_id
 
 
 @pytest.mark.disruptive(stops="ferretdb")
 def test_a_ferretdb_outage_is_recovered_and_reads_by_id_go_on(pipeline, stack):
     needs(stack, "ferretdb")
     run_outage(
-        pipeline, stack, ["ferretdb"], refused=False, during=_reads_by_id_answer_from_the_table
+        pipeline,
+        stack,
+        ["ferretdb"],
+        refused=False,
+        before=_readable_by_id,
+        during=_reads_by_id_answer_from_the_table,
     )
 
 
