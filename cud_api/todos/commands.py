@@ -24,9 +24,9 @@ from django.conf import settings
 
 from contracts import topics
 from contracts.records import Operation, encode_command, encode_todo_key
+from cud_api.core.dependency_link import KAFKA
 from cud_api.core.exceptions import DependencyUnavailableError
 from cud_api.metrics.registry import COMMANDS_PRODUCED, PRODUCE_DURATION, PRODUCE_FAILURES
-from cud_api.todos.kafka_link import KafkaLink
 
 logger = logging.getLogger(__name__)
 
@@ -219,14 +219,14 @@ class CommandPublisher:
                 f"no delivery report within {timeout + 1.0:.1f}s",
             )
         if pending.error is not None or pending.delivery is None:
-            kafka_link.failed(pending.error)
+            KAFKA.failed(pending.error)
             raise ProduceFailedError(
                 delivery_failure_reason(pending.error),
                 "kafka",
                 "Kafka did not acknowledge the command; retry later.",
                 str(pending.error),
             )
-        kafka_link.answered()
+        KAFKA.answered()
         return pending.delivery, pending.reported_at - started
 
     def close(self, timeout: float = 5.0) -> None:
@@ -240,8 +240,7 @@ class CommandPublisher:
 _publisher: CommandPublisher | None = None
 _publisher_lock = threading.Lock()
 # While the broker is down librdkafka reports the same error every reconnect attempt: the log
-# gets one line when it goes away and one when an answer comes again (kafka_link).
-kafka_link = KafkaLink()
+# gets one line when it goes away and one when it answers again (cud_api.core.dependency_link).
 
 
 def _on_error(error: KafkaError) -> None:
@@ -251,7 +250,7 @@ def _on_error(error: KafkaError) -> None:
         if _publisher is not None:
             _publisher.broken = True
         return
-    kafka_link.failed(error)
+    KAFKA.failed(error)
 
 
 def publisher_get() -> CommandPublisher:
@@ -288,5 +287,5 @@ def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
     if topic is None or topic.error is not None:
         reason = topic.error if topic is not None else "missing"
         raise KafkaException(f"topic {topics.COMMANDS}: {reason}")
-    kafka_link.answered()
+    KAFKA.answered()
     return {"brokers": len(metadata.brokers), "partitions": len(topic.partitions)}
