@@ -115,6 +115,24 @@ def connect_properties(settings: Settings) -> str:
         "config.providers": "env",
         "config.providers.env.class": ENV_PROVIDER,
         "config.providers.env.param.allowlist.pattern": "^(POSTGRES_.*|DEBEZIUM_PG_.*)$",
+        # Recovery from an outage of Kafka or of this process (docs/decisions/fault-recovery.md;
+        # compose/docker-compose.yml sets the same values).
+        # One worker: a task lost with the group membership (Kafka away longer than the session)
+        # is assigned again at the next rebalance, not after the default 5-minute wait for a
+        # worker that might come back (KAFKA-15693 makes 0 mean "at once").
+        "scheduled.rebalance.max.delay.ms": "0",
+        # Notice a broker that went away within seconds, and rejoin within a second of its return.
+        "session.timeout.ms": "10000",
+        "heartbeat.interval.ms": "3000",
+        "reconnect.backoff.ms": "100",
+        "reconnect.backoff.max.ms": "1000",
+        "retry.backoff.ms": "100",
+        "retry.backoff.max.ms": "1000",
+        # A task stopping for a rebalance may wait this long for its offsets' flush: the flush
+        # cannot reach a broker that is down, and the offsets it would write are only re-sent
+        # changes (idempotent downstream), so the wait stays short.
+        "task.shutdown.graceful.timeout.ms": "3000",
+        "offset.flush.timeout.ms": "3000",
     }
     return "".join(f"{k}={v}\n" for k, v in props.items())
 

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from contracts.records import Todo, TodoCommand
 from streams.domain.commands import BatchPlan, plan_batch
@@ -58,6 +59,44 @@ WHERE c.command_id = r.command_id
 """
 
 
+#: The longest wait between two attempts to reconnect: psycopg_pool doubles its wait without a
+#: cap (1, 2, 4 ... 128 s), so a database back after 45 s was only reached at 63 s.
+RECONNECT_MAX_DELAY_S = 2.0
+#: How long a batch waits for a connection before its write is retried (and logged once).
+CONNECTION_WAIT_S = 10.0
+#: A connection attempt to a database that does not answer gives up after this long.
+CONNECT_TIMEOUT_S = 5
+#: Keep reconnecting for this long before psycopg_pool gives the connection up (a batch
+#: waiting for one then starts a new series of attempts).
+RECONNECT_FOR_S = 3600.0
+
+
+class CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool's reconnect backoff (1 s, doubled each time), never above `maximum`."""
+
+    def __init__(self, *, timeout: float, maximum: float = RECONNECT_MAX_DELAY_S) -> None:
+        super().__init__(timeout=timeout)
+        self.maximum = maximum
+
+    def update_delay(self, now: float) -> None:
+        """Double the wait as psycopg_pool does, then cap it."""
+        super().update_delay(now)
+        self.delay = min(self.delay, self.maximum)
+
+
+class ReconnectingPool(AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]]):
+    """A pool that retries a lost connection every few seconds, not after ever longer waits."""
+
+    async def _add_connection(
+        self, attempt: AttemptWithBackoff | None, growing: bool = False
+    ) -> None:
+        # psycopg_pool starts each series of attempts with attempt=None and passes the same
+        # attempt object on to the next try, so a capped one stays capped.
+        if attempt is None:
+            attempt = CappedBackoff(timeout=self.reconnect_timeout)
+        await super()._add_connection(attempt, growing=growing)
+
+
 @dataclass
 class BatchOutcome:
     """How many commands of a batch were applied, rejected, or already done before."""
@@ -72,8 +111,17 @@ class CommandStore:
 
     def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
         # open=False: nothing connects at import; the worker opens the pool on start.
-        self.pool = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=max_size, open=False, name="streams"
+        self.pool = ReconnectingPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            name="streams",
+            timeout=CONNECTION_WAIT_S,
+            reconnect_timeout=RECONNECT_FOR_S,
+            # A connection that died with the server is found before a batch uses it.
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
         )
 
     async def open(self) -> None:

@@ -21,6 +21,11 @@ from faust.types.transports import ConsumerT
 #: How long a commit may wait on one message before its partition is read again from there:
 #: far above a batch's processing time, so only a message nothing will ever ack gets there.
 RESEEK_AFTER_SECONDS = 30.0
+#: How long lag may wait with no message of its partition in an agent or acked before the
+#: partition is read again: nothing is working on it, so only a message dropped on the way
+#: (or a fetch that never resumed after a Kafka outage) gets there; a re-read of messages
+#: merely still queued costs a duplicate, which the agents' idempotent effects absorb.
+IDLE_RESEEK_AFTER_SECONDS = 10.0
 
 
 def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | None:
@@ -81,14 +86,21 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         # Messages wait at the committed offset, yet none is in an agent or acked: they were
         # dropped on the way (at the tail of a partition no later ack reveals that), or are
         # still queued for the agent, which is common and brief: only a re-read is logged.
-        self._hold(tp, committed, announce=False)
+        self._hold(tp, committed, announce=False, after=IDLE_RESEEK_AFTER_SECONDS)
 
     def _in_flight(self, tp: TP) -> bool:
         """Whether an agent holds a message of `tp` it has not acked yet."""
         return any(message.tp == tp for message in list(self._unacked_messages))
 
-    def _hold(self, tp: TP, committed: int, *, announce: bool = True) -> None:
-        """Note that `tp` waits on the message at `committed`; re-read it when that lasts."""
+    def _hold(
+        self,
+        tp: TP,
+        committed: int,
+        *,
+        announce: bool = True,
+        after: float = RESEEK_AFTER_SECONDS,
+    ) -> None:
+        """Note that `tp` waits on the message at `committed`; re-read it after `after` s."""
         now = self.clock()
         held_offset, since = self._held.setdefault(tp, (committed, now))
         if held_offset != committed:
@@ -96,7 +108,7 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         elif since == now and announce:
             # Exactly the case faust would have committed over: worth seeing in the log.
             self.log.info("Holding %r at %r: that message is not acked yet", tp, committed)
-        elif now - since >= RESEEK_AFTER_SECONDS:
+        elif now - since >= after:
             self.log.warning(
                 "Reading %r again from %r: nothing acked that message in %.0fs",
                 tp,

@@ -238,9 +238,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"skip_503": {"()": "cud_api.core.log_filters.SkipServiceUnavailable"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
-        # 4xx are answered on purpose; keep Django from logging each as a warning.
-        "django.request": {"level": "ERROR"},
+        # 4xx are answered on purpose; keep Django from logging each as a warning. A 503 is a
+        # dependency outage, which cud_api.dependencies logs once when it begins and ends.
+        "django.request": {"level": "ERROR", "filters": ["skip_503"]},
     },
 }

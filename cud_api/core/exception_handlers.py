@@ -17,6 +17,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from cud_api.core import dependency_link
 from cud_api.core.exceptions import ApplicationError, ConflictError, DependencyUnavailableError
 from cud_api.core.responses import error_body
 
@@ -90,8 +91,9 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             {"Retry-After": str(settings.RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, OperationalError | InterfaceError):
-        # Connection loss or timeout talking to PostgreSQL: a dependency outage, not a bug.
-        logger.warning("PostgreSQL error: %s", exc)
+        # Connection loss or timeout talking to PostgreSQL: a dependency outage, not a bug,
+        # logged once when it begins (and once when a connection is made again).
+        dependency_link.POSTGRES.failed(str(exc).strip() or exc.__class__.__name__)
         return _envelope(
             503,
             "PostgreSQL is unavailable; nothing was queued. Retry later.",

@@ -24,6 +24,7 @@ from django.conf import settings
 
 from contracts import topics
 from contracts.records import Operation, encode_command, encode_todo_key
+from cud_api.core.dependency_link import KAFKA
 from cud_api.core.exceptions import DependencyUnavailableError
 from cud_api.metrics.registry import COMMANDS_PRODUCED, PRODUCE_DURATION, PRODUCE_FAILURES
 
@@ -218,12 +219,14 @@ class CommandPublisher:
                 f"no delivery report within {timeout + 1.0:.1f}s",
             )
         if pending.error is not None or pending.delivery is None:
+            KAFKA.failed(pending.error)
             raise ProduceFailedError(
                 delivery_failure_reason(pending.error),
                 "kafka",
                 "Kafka did not acknowledge the command; retry later.",
                 str(pending.error),
             )
+        KAFKA.answered()
         return pending.delivery, pending.reported_at - started
 
     def close(self, timeout: float = 5.0) -> None:
@@ -236,10 +239,8 @@ class CommandPublisher:
 
 _publisher: CommandPublisher | None = None
 _publisher_lock = threading.Lock()
-# While the broker is down librdkafka reports the same error every reconnect attempt; log each
-# error code at most once per this many seconds (per process).
-_ERROR_LOG_INTERVAL = 30.0
-_last_logged: dict[int, float] = {}
+# While the broker is down librdkafka reports the same error every reconnect attempt: the log
+# gets one line when it goes away and one when it answers again (cud_api.core.dependency_link).
 
 
 def _on_error(error: KafkaError) -> None:
@@ -249,10 +250,7 @@ def _on_error(error: KafkaError) -> None:
         if _publisher is not None:
             _publisher.broken = True
         return
-    now = time.monotonic()
-    if now - _last_logged.get(error.code(), -_ERROR_LOG_INTERVAL) >= _ERROR_LOG_INTERVAL:
-        _last_logged[error.code()] = now
-        logger.warning("Kafka producer: %s", error)
+    KAFKA.failed(error)
 
 
 def publisher_get() -> CommandPublisher:
@@ -289,4 +287,5 @@ def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
     if topic is None or topic.error is not None:
         reason = topic.error if topic is not None else "missing"
         raise KafkaException(f"topic {topics.COMMANDS}: {reason}")
+    KAFKA.answered()
     return {"brokers": len(metadata.brokers), "partitions": len(topic.partitions)}

@@ -25,7 +25,13 @@ from streams.read_model.buckets import by_bucket, merge_bucket
 from streams.read_model.directory import MAX_AGE_SECONDS, Directories
 from streams.read_model.page_cache import PageCache, RenderedBucket
 from streams.read_model.pages import Page, walk_page
-from streams.read_model.store import Document, Key, Merge, VersionedDocuments
+from streams.read_model.store import (
+    CLIENT_OPTIONS,
+    Document,
+    Key,
+    Merge,
+    VersionedDocuments,
+)
 
 # Bucket documents the writer keeps (at most 128 todos each): with one worker nothing else
 # writes them, so a cached one saves the read before its compare-and-set.
@@ -83,9 +89,7 @@ class ReadModel:
     async def open(self) -> None:
         """Create the client; PyMongo connects lazily and reconnects by itself."""
         if self._client is None:
-            self._client = AsyncMongoClient(
-                self._url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="todo-eda"
-            )
+            self._client = AsyncMongoClient(self._url, **CLIENT_OPTIONS)
 
     async def close(self) -> None:
         """Close the client."""

@@ -34,6 +34,23 @@ UPDATE_CHUNK = 32
 READ_CONCURRENCY = 8
 # A find by `_id` answers in milliseconds; one that takes longer means an overloaded server.
 READ_TIMEOUT_MS = 2000
+#: The worker's MongoDB client (docs/decisions/fault-recovery.md): an outage fails a write
+#: within seconds (the CDC agent then retries the batch until the server is back), and a
+#: server that accepts a connection but never answers cannot hold a batch forever.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "tz_aware": True,
+    "appname": "todo-eda",
+    # No server to select: fail the operation after 5 s rather than PyMongo's 30 s.
+    "serverSelectionTimeoutMS": 5000,
+    # A connection attempt that gets no answer (PyMongo's default: 20 s).
+    "connectTimeoutMS": 5000,
+    # An answer that never comes (PyMongo's default: wait forever); far above a bucket write.
+    "socketTimeoutMS": 30000,
+    # One transparent retry of a write or read cut by a failover or a dropped connection,
+    # where the server supports it (FerretDB: none; the agent's own retry covers that).
+    "retryWrites": True,
+    "retryReads": True,
+}
 
 
 class ReadModelWriteError(PyMongoError):

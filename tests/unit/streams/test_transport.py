@@ -10,7 +10,12 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP
 
 from streams.app import app
-from streams.transport import RESEEK_AFTER_SECONDS, AtLeastOnceConsumer, next_commit_offset
+from streams.transport import (
+    IDLE_RESEEK_AFTER_SECONDS,
+    RESEEK_AFTER_SECONDS,
+    AtLeastOnceConsumer,
+    next_commit_offset,
+)
 from tests.support.clock import Clock
 
 TODOS_3 = TP("todos", 3)
@@ -226,7 +231,7 @@ async def test_lag_nothing_works_on_is_read_again_from_the_committed_offset(
     caplog.set_level("INFO")
     consumer._committed_offset[TODOS_3] = 40
     lag_check(44)
-    clock.now += RESEEK_AFTER_SECONDS - 1
+    clock.now += IDLE_RESEEK_AFTER_SECONDS - 1
     lag_check(44)
     assert not consumer._reseeks and seeks == []
     # Lag with nothing in an agent is mostly messages still queued for it: not worth a line.

@@ -1,0 +1,86 @@
+"""The write API's view of a dependency: one log line when it goes away, one when it is back."""
+
+import logging
+
+import pytest
+
+from cud_api.core.dependency_link import DependencyLink
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_repeated_errors_log_one_line_and_the_return_logs_the_outage_length(caplog):
+    clock = Clock()
+    link = DependencyLink("Kafka", clock)
+    with caplog.at_level(logging.INFO, logger="cud_api.dependencies"):
+        assert link.failed("Connection refused") is True
+        for _ in range(50):
+            clock.now += 0.5
+            assert link.failed("Connection refused") is False
+        assert link.down
+        assert link.answered() == pytest.approx(25.0)
+        assert link.answered() is None
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "Kafka unreachable from the write API: Connection refused",
+        "Kafka reachable again from the write API after 25.0s",
+    ]
+    assert not link.down
+
+
+def test_successes_while_up_log_nothing(caplog):
+    link = DependencyLink("Kafka", Clock())
+    with caplog.at_level(logging.INFO, logger="cud_api.dependencies"):
+        assert link.answered() is None
+    assert caplog.records == []
+
+
+def test_a_second_outage_is_told_again():
+    clock = Clock()
+    link = DependencyLink("Kafka", clock)
+    assert link.failed("down")
+    clock.now += 3
+    assert link.answered() == pytest.approx(3.0)
+    assert link.failed("down again")
+    clock.now += 7
+    assert link.answered() == pytest.approx(7.0)
+
+
+def test_postgres_errors_log_one_line_until_a_new_connection_is_made(caplog, monkeypatch):
+    from django.db import OperationalError, connection
+    from django.db.backends.signals import connection_created
+
+    from cud_api.core import dependency_link
+    from cud_api.core.exception_handlers import envelope_exception_handler
+
+    monkeypatch.setattr(dependency_link, "POSTGRES", DependencyLink("PostgreSQL"))
+    with caplog.at_level(logging.INFO):
+        for _ in range(20):
+            response = envelope_exception_handler(OperationalError("refused"), {"view": None})
+            assert response.status_code == 503
+        connection_created.send(sender=type(connection), connection=connection)
+    lines = [r.getMessage() for r in caplog.records if r.name == "cud_api.dependencies"]
+    assert lines[0] == "PostgreSQL unreachable from the write API: refused"
+    assert lines[1].startswith("PostgreSQL reachable again from the write API after ")
+    assert len(lines) == 2
+    assert not any("PostgreSQL error" in r.getMessage() for r in caplog.records)
+
+
+def test_django_request_lines_for_503_are_dropped_and_500_kept():
+    from cud_api.core.log_filters import SkipServiceUnavailable
+
+    def record(status: int) -> logging.LogRecord:
+        entry = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "x", None, None)
+        entry.status_code = status
+        return entry
+
+    keep = SkipServiceUnavailable().filter
+    assert not keep(record(503))
+    assert keep(record(500))
+    assert keep(logging.LogRecord("django.request", logging.ERROR, __file__, 1, "x", None, None))
