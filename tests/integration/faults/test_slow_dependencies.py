@@ -198,7 +198,7 @@ def assert_kept_up(
     print(
         f"\n{what}: {len(run.accepted)} creates at {RATE}/s; group lag max {max(run.lags)},"
         f" mean {sum(run.lags) / len(run.lags):.0f}, last {run.lags[-1]};"
-        f" every create readable {catch_up:.1f}s after the last one"
+        f" every create readable {catch_up:.1f}s after the last one; lag every 5 s {run.lags[::5]}"
     )
     assert max(run.lags) < LAG_BOUND
     timeouts = [line for line in worker.log().splitlines() if TIMEOUT_LINES.search(line)]
