@@ -5,6 +5,7 @@ No stack: a proxy in front of a local echo server, each fault seen from a plain 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import threading
@@ -24,9 +25,10 @@ class Echo(socketserver.BaseRequestHandler):
     """Send back what arrives."""
 
     def handle(self) -> None:
-        """Echo until the peer closes."""
-        while data := self.request.recv(4096):
-            self.request.sendall(data)
+        """Echo until the peer closes or resets the connection (as reset_peer makes it)."""
+        with contextlib.suppress(ConnectionResetError):
+            while data := self.request.recv(4096):
+                self.request.sendall(data)
 
 
 @pytest.fixture(scope="module")
