@@ -1,6 +1,7 @@
 """Install what the stack runs: PostgreSQL (Debian), Kafka and Debezium (Maven), FerretDB (Go).
 
-Also, on demand, Debian's Chromium and its driver for the tests that open pages in a browser.
+Also, on demand, Debian's Chromium and its driver for the tests that open pages in a browser,
+and Toxiproxy (Go) for the fault tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from compose.settings import REPO_ROOT, Settings
@@ -23,6 +25,9 @@ KAFKA_POM = REPO_ROOT / "compose" / "kafka" / "pom.xml"
 DEBEZIUM_POM = REPO_ROOT / "compose" / "kafka" / "debezium" / "pom.xml"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
+# The fault proxy of the fault tests, built on demand by their fixture.
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+TOXIPROXY_VERSION = "v2.12.0"
 DEBIAN_PACKAGES = ("postgresql", "postgresql-client")
 BROWSER_PACKAGES = ("chromium", "chromium-driver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -124,6 +129,59 @@ def install_kafka(settings: Settings) -> None:
     _maven_copy(DEBEZIUM_POM, settings.connect_plugins / "debezium-connector-postgres")
 
 
+def _go_module_dir(module: str, version: str) -> Path:
+    """Download a Go module at `version` through the Go module proxy; its read-only folder."""
+    if not shutil.which("go"):
+        raise InstallError(f"go is missing: {module} is built from its Go module")
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise InstallError(f"go mod download {module}: {result.stdout}{result.stderr}")
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def build_go_command(
+    module: str,
+    version: str,
+    package: str,
+    binary: Path,
+    *,
+    prepare: Callable[[Path], None] | None = None,
+) -> None:
+    """`go build` a Go module's command `package` at `version` into `binary`, once per version.
+
+    The module is built from a writable copy so `prepare` may add files its release process
+    generates; a `<binary>.version` stamp beside the binary makes a second call a no-op.
+    """
+    stamp = binary.with_name(f"{binary.name}.version")
+    if binary.exists() and stamp.exists() and stamp.read_text() == version:
+        return
+    module_dir = _go_module_dir(module, version)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{binary.name}-build-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(module_dir, src)
+        for path in src.rglob("*"):
+            path.chmod(path.stat().st_mode | 0o200)
+        src.chmod(0o755)
+        if prepare is not None:
+            prepare(src)
+        _run(
+            ["go", "build", "-buildvcs=false", "-trimpath", "-o", str(binary), package],
+            what=f"go build {binary.name}",
+            cwd=src,
+        )
+    stamp.write_text(version)
+
+
+def _write_ferretdb_version(src: Path) -> None:
+    (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+
+
 def install_ferretdb(settings: Settings) -> None:
     """Build FerretDB from its Go module at the pinned version into the cache's bin folder.
 
@@ -131,35 +189,19 @@ def install_ferretdb(settings: Settings) -> None:
     build/version/version.txt that FerretDB's release process generates. So fetch the same
     module, write that file, and `go build` its cmd/ferretdb.
     """
-    binary = settings.ferretdb_bin
-    stamp = binary.with_name("ferretdb.version")
-    if binary.exists() and stamp.exists() and stamp.read_text() == FERRETDB_VERSION:
-        return
-    if not shutil.which("go"):
-        raise InstallError("go is missing: FerretDB is built from its Go module")
-    result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
-        capture_output=True,
-        text=True,
-        check=False,
+    build_go_command(
+        FERRETDB_MODULE,
+        FERRETDB_VERSION,
+        "./cmd/ferretdb",
+        settings.ferretdb_bin,
+        prepare=_write_ferretdb_version,
     )
-    if result.returncode != 0:
-        raise InstallError(f"go mod download {FERRETDB_MODULE}: {result.stdout}{result.stderr}")
-    module_dir = Path(json.loads(result.stdout)["Dir"])
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ferretdb-build-") as tmp:
-        src = Path(tmp) / "src"
-        shutil.copytree(module_dir, src)
-        for path in src.rglob("*"):
-            path.chmod(path.stat().st_mode | 0o200)
-        src.chmod(0o755)
-        (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
-        _run(
-            ["go", "build", "-buildvcs=false", "-trimpath", "-o", str(binary), "./cmd/ferretdb"],
-            what="go build ferretdb",
-            cwd=src,
-        )
-    stamp.write_text(FERRETDB_VERSION)
+
+
+def install_toxiproxy(settings: Settings) -> Path:
+    """Build Toxiproxy's server at the pinned version into the cache's bin folder (fault tests)."""
+    build_go_command(TOXIPROXY_MODULE, TOXIPROXY_VERSION, "./cmd/server", settings.toxiproxy_bin)
+    return settings.toxiproxy_bin
 
 
 def install(settings: Settings) -> None:

@@ -56,17 +56,31 @@ def java_command(
 
 
 def server_properties(settings: Settings) -> str:
-    """The broker+controller config: ports from KAFKA_BROKER_URL and KAFKA_CONTROLLER_PORT."""
+    """The broker+controller config: ports from KAFKA_BROKER_URL and KAFKA_CONTROLLER_PORT.
+
+    With KAFKA_PROXIED_LISTENER_PORT/KAFKA_PROXIED_PORT, a second listener PROXIED on the first,
+    advertised at the second (where a fault proxy forwards to it).
+    """
     port, cport = settings.kafka_port, settings.controller_port
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{cport}"]
+    advertised = [f"PLAINTEXT://{settings.kafka_host}:{port}"]
+    protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"]
+    proxied_listener, proxied = settings.kafka_proxied_listener_port, settings.kafka_proxied_port
+    if proxied_listener is not None and proxied is not None:
+        # A client sees in the metadata the address of the listener it connected to: through
+        # the proxy, that is the proxy's own port, so it never bypasses the proxy.
+        listeners.append(f"PROXIED://127.0.0.1:{proxied_listener}")
+        advertised.append(f"PROXIED://127.0.0.1:{proxied}")
+        protocols.append("PROXIED:PLAINTEXT")
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{cport}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-        "advertised.listeners": f"PLAINTEXT://{settings.kafka_host}:{port}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(advertised),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocols),
         "log.dirs": str(_dir(settings, "kafka") / "data"),
         # Topics someone forgets to create still get the project's partition count.
         "num.partitions": str(settings.partitions),

@@ -31,7 +31,9 @@ from contracts.environment import DEFAULTS
 
 # What a client of the stack needs: the shared variables, the per-stack ones, the two API URLs.
 EXPORTED = (*DEFAULTS, *STACK_VARIABLES, "CUD_API_URL", "READ_API_URL")
-PORT_COUNT = 7  # postgres, kafka, kafka's controller, connect, ferretdb, cud_api, streams
+# postgres, kafka, kafka's controller, connect, ferretdb, cud_api, streams, and the broker's
+# listener for a fault proxy with the port that proxy listens on (the fault tests start it).
+PORT_COUNT = 9
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def free_ports(count: int) -> list[int]:
 
 def isolated_env(state_dir: Path, ports: list[int], partitions: int = 4) -> dict[str, str]:
     """The environment of a stack in `state_dir` listening on `ports` (PORT_COUNT of them)."""
-    pg, kafka, controller, connect, mongo, cud, read = ports
+    pg, kafka, controller, connect, mongo, cud, read, proxied_listener, proxied = ports
     return {
         "TODO_EDA_STATE_DIR": str(state_dir),
         "KAFKA_BROKER_URL": f"127.0.0.1:{kafka}",
@@ -176,6 +178,8 @@ def isolated_env(state_dir: Path, ports: list[int], partitions: int = 4) -> dict
         "CUD_API_PORT": str(cud),
         "READ_API_PORT": str(read),
         "TOPIC_PARTITIONS": str(partitions),
+        "KAFKA_PROXIED_LISTENER_PORT": str(proxied_listener),
+        "KAFKA_PROXIED_PORT": str(proxied),
     }
 
 

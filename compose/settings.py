@@ -22,6 +22,10 @@ STACK_VARIABLES = (
     "DJANGO_SECRET_KEY",
     auth.METRICS_SCRAPE_TOKEN_FILE_VARIABLE,
 )
+# Optional, both or neither (isolated stacks set them, `make up` does not): the broker's second
+# listener, on its own port, advertised at the port a fault proxy in front of it listens on, so
+# a client bootstrapping through the proxy is told to keep using the proxy.
+KAFKA_PROXIED_VARIABLES = ("KAFKA_PROXIED_LISTENER_PORT", "KAFKA_PROXIED_PORT")
 
 
 class ConfigError(Exception):
@@ -76,6 +80,9 @@ class Settings:
         state = Path(environ.get("TODO_EDA_STATE_DIR") or REPO_ROOT / ".state").resolve()
         values["TODO_EDA_STATE_DIR"] = str(state)
         values["FAUST_DATA_DIR"] = environ.get("FAUST_DATA_DIR") or str(state / "faust")
+        values.update(
+            {name: environ[name] for name in KAFKA_PROXIED_VARIABLES if environ.get(name)}
+        )
         selection = services if services is not None else environ.get("TODO_EDA_SERVICES", "")
         settings = cls(
             values=values,
@@ -97,8 +104,19 @@ class Settings:
             raise ConfigError(
                 f"FERRETDB_BACKEND={self.values['FERRETDB_BACKEND']!r} is not postgresql or sqlite"
             )
+        proxied = [name for name in KAFKA_PROXIED_VARIABLES if name in self.values]
+        if proxied and len(proxied) != len(KAFKA_PROXIED_VARIABLES):
+            raise ConfigError(f"{' and '.join(KAFKA_PROXIED_VARIABLES)} are set together or not")
+        for name in proxied:
+            if not self.values[name].isdigit():
+                raise ConfigError(f"{name}={self.values[name]!r} is not a port number")
         seen: dict[int, str] = {}
-        for port in self.ports():
+        advertised = (
+            [Port("fault proxy", self.kafka_proxied_port, "KAFKA_PROXIED_PORT")]
+            if self.kafka_proxied_port is not None
+            else []
+        )
+        for port in [*self.ports(), *advertised]:
             if port.port in seen:
                 raise ConfigError(
                     f"port {port.port} is used twice: by {seen[port.port]} and {port.variable}"
@@ -118,6 +136,18 @@ class Settings:
     @property
     def controller_port(self) -> int:
         return int(self.values["KAFKA_CONTROLLER_PORT"])
+
+    @property
+    def kafka_proxied_listener_port(self) -> int | None:
+        """The broker's own port for clients that go through a fault proxy, if any."""
+        value = self.values.get("KAFKA_PROXIED_LISTENER_PORT")
+        return int(value) if value else None
+
+    @property
+    def kafka_proxied_port(self) -> int | None:
+        """Where the fault proxy in front of that listener listens: what the broker advertises."""
+        value = self.values.get("KAFKA_PROXIED_PORT")
+        return int(value) if value else None
 
     @property
     def connect_url(self) -> str:
@@ -149,10 +179,12 @@ class Settings:
 
     def ports(self) -> list[Port]:
         """Every port the whole stack listens on, in start order."""
+        proxied = self.kafka_proxied_listener_port
         return [
             Port("postgres", self.postgres_port, "POSTGRES_PORT"),
             Port("kafka", self.kafka_port, "KAFKA_BROKER_URL"),
             Port("kafka", self.controller_port, "KAFKA_CONTROLLER_PORT"),
+            *([Port("kafka", proxied, "KAFKA_PROXIED_LISTENER_PORT")] if proxied else []),
             Port("connect", self.connect_port, "KAFKA_CONNECT_URL"),
             Port("ferretdb", self.mongo_port, "MONGO_URL"),
             Port("cud_api", self.cud_api_port, "CUD_API_PORT"),
@@ -179,6 +211,10 @@ class Settings:
     @property
     def ferretdb_bin(self) -> Path:
         return self.cache_dir / "bin" / "ferretdb"
+
+    @property
+    def toxiproxy_bin(self) -> Path:
+        return self.cache_dir / "bin" / "toxiproxy-server"
 
     # The processes' environment ----------------------------------------------------------
 
