@@ -553,7 +553,10 @@ class PipelineStatus:
         found: dict[str, DependencyState] = {}
         for view in self.health:
             for dep in view.dependencies:
-                if dep.state in ("down", "slow") and found.get(dep.name, dep).state != "down":
+                if dep.state not in ("down", "slow"):
+                    continue
+                current = found.get(dep.name)
+                if current is None or current.state != "down":
                     found[dep.name] = dep
         return found
 

@@ -81,10 +81,14 @@ async def health_report(app: AppT, read_model: ReadModel) -> tuple[bool, dict[st
     # problems (503), slow ones and down ones it serves without are warnings.
     report["dependencies"] = watch.report()
     problems.extend(watch.problems(dependencies.NEEDED_BY_READ_API))
-    warnings = watch.warnings(dependencies.NEEDED_BY_READ_API)
+    # Connect's own poll says what is wrong with it (its duration is under `dependencies`).
     warning = connect.connect_status.problem()
-    if warning is not None and not watch.is_down("kafka_connect"):  # else said with its duration
-        warnings.insert(0, warning)
+    warnings = [] if warning is None else [warning]
+    warnings.extend(
+        phrase
+        for phrase in watch.warnings(dependencies.NEEDED_BY_READ_API)
+        if not phrase.startswith("kafka_connect ")
+    )
     if problems:
         report["status"] = "unavailable"
         report["problems"] = problems

@@ -151,15 +151,13 @@ class DependencyWatch:
     def summary(self) -> str | None:
         """Log and return the periodic summary when one is due, else None."""
         now = self._clock()
-        if self._last_summary is not None and now - self._last_summary < SUMMARY_SECONDS:
+        if self._last_summary is None:
+            self._last_summary = now  # the first period starts with the first call
+            return None
+        if now - self._last_summary < SUMMARY_SECONDS:
             return None
         troubled = [d for d in self.states.values() if d.state in (DOWN, SLOW)]
         held = {name: count for name, count in self._held_back().items() if count}
-        if self._last_summary is None:
-            # Nothing was down yet: start the period now, report nothing.
-            self._last_summary = now
-            if not held:
-                return None
         period = now - self._last_summary
         self._last_summary = now
         if not troubled and not held:

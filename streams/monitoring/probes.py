@@ -86,10 +86,10 @@ def postgres_probe(conninfo: str) -> Probe:
     return probe
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, limit_s: float = PROBE_TIMEOUT_SECONDS) -> str:
     """Return an error in a few words: its type and the first line of its text."""
     if isinstance(exc, TimeoutError):
-        return f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
+        return f"no answer within {limit_s:g} s"
     text = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -107,7 +107,7 @@ async def run_probe(
     try:
         await asyncio.wait_for(probe(), limit_s)
     except Exception as exc:  # refused, timed out, an error answer: all say "not answering"
-        watch.failed(name, describe(exc))
+        watch.failed(name, describe(exc, limit_s))
     else:
         watch.answered(name, clock() - started)
 
