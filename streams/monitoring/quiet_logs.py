@@ -39,7 +39,9 @@ _KAFKA_UNREACHABLE = re.compile(
     r"|RequestTimedOut|timed out|timeout|heartbeat send request failed|heartbeat session expired"
     r"|coordinator (dead|not available)|(group coordinator|findcoordinator) request failed"
     r"|cannot send|could not send|failed fetch (messages|offsets)|broker not available"
-    r"|errno 111|no route to host|unreachable",
+    r"|errno 111|no route to host|unreachable"
+    # Faust's per-partition checks, when it is the broker that stopped answering fetches.
+    r"|broker stopped responding|has not received fetch response",
     re.IGNORECASE,
 )
 

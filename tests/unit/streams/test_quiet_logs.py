@@ -34,6 +34,16 @@ UNREACHABLE = [
         ),
     ),
     (
+        "kafka",
+        record(
+            "faust.transport.drivers.aiokafka",
+            "[^--AIOKafkaConsumerThread]: Broker stopped responding to fetch requests for %r "
+            "(last responded %s)",
+            "TP(topic='todos', partition=0)",
+            "2 minutes ago",
+        ),
+    ),
+    (
         "postgres",
         record(
             "psycopg.pool",
