@@ -73,10 +73,13 @@ def test_mongodb_outage_is_named_with_its_duration_and_logged_once_each_way(pipe
         assert troubled["mongodb"].state == "down", status.format()
         assert troubled["mongodb"].for_s is not None and troubled["mongodb"].for_s >= 12
         assert re.search(r"mongodb\s+DOWN\s+\d+ s", status.format()), status.format()
+        print(status.format())  # what `make status` shows, for the run's record
     finally:
         stack.start("ferretdb")
     wait_state(pipeline, "mongodb", "up", timeout=60)
-    down, back = transitions(log_since(log, offset), "mongodb")
+    lines = log_since(log, offset)
+    print("\n".join(line for line in lines if LOUD.search(line) or "back after" in line))
+    down, back = transitions(lines, "mongodb")
     assert len(down) == 1, down
     assert len(back) == 1, back
     outage = float(re.search(r"back after (\d+\.\d) s", back[0]).group(1))
@@ -108,6 +111,7 @@ def test_kafka_outage_logs_a_handful_of_lines_not_one_per_reconnect(pipeline, st
         message="the worker consuming again",
     )
     lines = log_since(log, offset)
+    print("\n".join(line for line in lines if LOUD.search(line) or "back after" in line))
     down, back = transitions(lines, "kafka")
     assert len(down) == 1, down
     assert len(back) == 1, back
