@@ -69,15 +69,19 @@ class DependencyWatch:
         self.states = {name: DependencyState(name) for name in names}
         self._back_listeners: list[BackListener] = []
         self._held_back: Callable[[], dict[str, int]] = dict
+        self._held_in_outage: Callable[[str], int] = lambda name: 0
         self._last_summary: float | None = None
 
     def on_back(self, listener: BackListener) -> None:
         """Call `listener(name)` whenever a dependency is up again after being down."""
         self._back_listeners.append(listener)
 
-    def count_held_back_with(self, take: Callable[[], dict[str, int]]) -> None:
-        """Take the held-back log records' counts per dependency (and reset them) for summaries."""
-        self._held_back = take
+    def count_held_back_with(
+        self, take: Callable[[], dict[str, int]], in_outage: Callable[[str], int]
+    ) -> None:
+        """Count held-back log records: `take()` per dependency since the last call (for the
+        summaries), `in_outage(name)` since the dependency was last back (for the back line)."""
+        self._held_back, self._held_in_outage = take, in_outage
 
     def is_down(self, name: str) -> bool:
         """Return whether the dependency is down (an unknown name never is)."""
@@ -98,11 +102,13 @@ class DependencyWatch:
         dep.latency_s = latency_s
         if dep.state == DOWN:
             started = dep.failing_since if dep.failing_since is not None else dep.since
+            held = self._held_in_outage(name)
             self._log.info(
-                "%s back after %.1f s (down since %s UTC)",
+                "%s back after %.1f s (down since %s UTC%s)",
                 name,
                 now - started,
                 _wall_text(dep.since_wall),
+                f"; {held} repeated log records about it held back" if held else "",
             )
             self._enter(dep, UP, now, self._wall())
             dep.slow_answers = dep.fast_answers = 0

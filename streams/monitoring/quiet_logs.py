@@ -114,7 +114,8 @@ class QuietDependencyLogs(logging.Filter):
         # kind -> when its last record passed
         self._passed: dict[str, float] = {}
         self._kinds: dict[str, str] = {}  # kind -> dependency
-        self._held: Counter[str] = Counter()
+        self._held: Counter[str] = Counter()  # since the last take_held_back()
+        self._held_in_outage: Counter[str] = Counter()  # since the dependency was last back
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Return whether the record is shown."""
@@ -136,12 +137,18 @@ class QuietDependencyLogs(logging.Filter):
             self._passed[kind], self._kinds[kind] = now, dependency
             return True
         self._held[dependency] += 1
+        self._held_in_outage[dependency] += 1
         return False
 
     def forget(self, dependency: str) -> None:
         """Let each kind of the dependency's records through again (it is back)."""
         for kind in [k for k, d in self._kinds.items() if d == dependency]:
             del self._passed[kind], self._kinds[kind]
+        self._held_in_outage.pop(dependency, None)
+
+    def held_in_outage(self, dependency: str) -> int:
+        """Return how many of the dependency's records were held back since it was last back."""
+        return self._held_in_outage[dependency]
 
     def take_held_back(self) -> dict[str, int]:
         """Return how many records were held back per dependency since the last call."""
@@ -161,4 +168,4 @@ def install(quiet: QuietDependencyLogs, root: logging.Logger | None = None) -> i
 #: The worker's filter, told by the worker's dependency watch when a dependency is down or back.
 quiet = QuietDependencyLogs(dependencies.watch.is_down)
 dependencies.watch.on_back(quiet.forget)
-dependencies.watch.count_held_back_with(quiet.take_held_back)
+dependencies.watch.count_held_back_with(quiet.take_held_back, quiet.held_in_outage)

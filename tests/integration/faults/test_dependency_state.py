@@ -50,36 +50,50 @@ def transitions(lines: list[str], name: str) -> tuple[list[str], list[str]]:
     return down, back
 
 
-@pytest.mark.disruptive(stops="ferretdb")
-def test_mongodb_outage_is_named_with_its_duration_and_logged_once_each_way(pipeline, stack):
-    needs(stack, "ferretdb", "streams")
-    wait_state(pipeline, "mongodb", "up")
+@pytest.mark.parametrize(
+    ("service", "name", "needed"),
+    [
+        pytest.param("ferretdb", "mongodb", True, marks=pytest.mark.disruptive(stops="ferretdb")),
+        pytest.param("postgres", "postgres", False, marks=pytest.mark.disruptive(stops="postgres")),
+    ],
+)
+def test_an_outage_is_named_with_its_duration_and_logged_once_each_way(
+    pipeline, stack, service, name, needed
+):
+    needs(stack, service, "streams")
+    wait_state(pipeline, name, "up")
     log = worker_log(stack)
     offset = log.stat().st_size
-    stack.stop("ferretdb")
+    stack.stop(service)
     try:
-        first = wait_state(pipeline, "mongodb", "down", timeout=30)
+        first = wait_state(pipeline, name, "down", timeout=30)
         # The duration grows while it stays down; ~15 s of outage in all.
         later = wait_for(
-            lambda: (found := dependency(pipeline, "mongodb"))["down_for_s"] >= 12 and found,
+            lambda: (found := dependency(pipeline, name))["down_for_s"] >= 12 and found,
             timeout=40,
-            message="mongodb down for 12 s",
+            message=f"{name} down for 12 s",
         )
         assert later["down_for_s"] > first["down_for_s"]
         assert later["since"] == first["since"]
-        assert pipeline.read("/health").status_code == 503
+        health = pipeline.read("/health")
+        # The read API cannot serve without MongoDB (503); without PostgreSQL it can, with a
+        # warning (FerretDB keeps its data in the same PostgreSQL, so MongoDB may go down too).
+        if needed:
+            assert health.status_code == 503, health.text
+        listed = health.json()["problems" if needed else "warnings"]
+        assert any(re.fullmatch(rf"{name} down for \d+s", phrase) for phrase in listed), listed
         status = stack.pipeline_status()
         troubled = status.troubled()
-        assert troubled["mongodb"].state == "down", status.format()
-        assert troubled["mongodb"].for_s is not None and troubled["mongodb"].for_s >= 12
-        assert re.search(r"mongodb\s+DOWN\s+\d+ s", status.format()), status.format()
+        assert troubled[name].state == "down", status.format()
+        assert troubled[name].for_s is not None and troubled[name].for_s >= 12
+        assert re.search(rf"{name}\s+DOWN\s+\d+ s", status.format()), status.format()
         print(status.format())  # what `make status` shows, for the run's record
     finally:
-        stack.start("ferretdb")
-    wait_state(pipeline, "mongodb", "up", timeout=60)
+        stack.start(service)
+    wait_state(pipeline, name, "up", timeout=60)
     lines = log_since(log, offset)
     print("\n".join(line for line in lines if LOUD.search(line) or "back after" in line))
-    down, back = transitions(lines, "mongodb")
+    down, back = transitions(lines, name)
     assert len(down) == 1, down
     assert len(back) == 1, back
     outage = float(re.search(r"back after (\d+\.\d) s", back[0]).group(1))

@@ -120,7 +120,7 @@ def test_one_slow_answer_is_a_spike_and_three_in_a_row_are_slow(watch, clock, ca
 def test_a_summary_comes_every_period_while_something_is_down(watch, clock, caplog):
     caplog.set_level(logging.INFO)
     held = {"kafka": 0}
-    watch.count_held_back_with(lambda: dict(held))
+    watch.count_held_back_with(lambda: dict(held), held.__getitem__)
     watch.answered("kafka", 0.01)
     assert watch.summary() is None
     fail(watch, clock, 2)
@@ -141,10 +141,22 @@ def test_a_summary_comes_every_period_while_something_is_down(watch, clock, capl
 
 def test_records_held_back_while_all_is_up_are_still_counted_in_a_summary(watch, clock, caplog):
     caplog.set_level(logging.INFO)
-    watch.count_held_back_with(lambda: {"kafka": 3})
+    watch.count_held_back_with(lambda: {"kafka": 3}, lambda name: 3)
     watch.answered("kafka", 0.01)
     assert watch.summary() is None  # the first call starts the first period
     clock.now += dependencies.SUMMARY_SECONDS
     assert watch.summary() == (
         "all dependencies up; 3 repeated log records held back in the last 60 s (kafka 3)"
+    )
+
+
+def test_the_back_line_counts_the_records_held_back_during_the_outage(watch, clock, caplog):
+    caplog.set_level(logging.INFO)
+    watch.count_held_back_with(dict, {"kafka": 212}.__getitem__)
+    watch.answered("kafka", 0.01)
+    fail(watch, clock, 3)
+    watch.answered("kafka", 0.01)
+    assert lines(caplog)[-1][1] == (
+        "kafka back after 6.0 s (down since 20:43:20 UTC; 212 repeated log records about it "
+        "held back)"
     )

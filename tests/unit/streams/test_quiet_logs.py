@@ -136,8 +136,10 @@ def test_a_kind_passes_again_once_its_dependency_is_back():
     down.names.add("kafka")
     assert quiet.filter(attempt()) is True
     assert quiet.filter(attempt()) is False
+    assert quiet.held_in_outage("kafka") == 1
     down.names.clear()
     quiet.forget("kafka")
+    assert quiet.held_in_outage("kafka") == 0
     assert quiet.filter(attempt()) is True
 
 
