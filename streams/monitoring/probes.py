@@ -90,7 +90,7 @@ def describe(exc: BaseException, limit_s: float = PROBE_TIMEOUT_SECONDS) -> str:
     """Return an error in a few words: its type and the first line of its text."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {limit_s:g} s"
-    text = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else ""
+    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
