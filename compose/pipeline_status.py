@@ -1,4 +1,6 @@
-"""`make status`'s pipeline section: each consumer group's lag, and Kafka Connect's connectors.
+"""`make status`'s pipeline section: each consumer group's lag, Kafka Connect's connectors, and
+each dependency's state (up, slow, down) and for how long, as the worker's and the write API's
+/health report them.
 
 Asked over the launcher's own clients (confluent-kafka's AdminClient, requests), each question
 bounded by REQUEST_SECONDS. A service that does not answer becomes one line saying so, and the
@@ -326,6 +328,141 @@ def connect_status(
         return ConnectStatus(url, error=f"error (unexpected answer: {exc})")
 
 
+# Dependencies, from the services' /health ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DependencyState:
+    """One dependency as a service's /health reports it."""
+
+    name: str
+    state: str  # up, slow, down, unknown
+    for_s: float | None = None
+    since: str | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """What one service's /health says of its dependencies, or why it did not answer."""
+
+    service: str
+    url: str
+    dependencies: tuple[DependencyState, ...] = ()
+    error: str | None = None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_worker_health(body: Any) -> tuple[DependencyState, ...]:
+    """Read the worker's /health: {"dependencies": {name: {"state", "for_s", ...}}}."""
+    found = body.get("dependencies") if isinstance(body, dict) else None
+    if not isinstance(found, dict):
+        raise ValueError("no dependencies in the answer")
+    return tuple(
+        DependencyState(
+            name=str(name),
+            state=str(entry.get("state", "unknown")),
+            for_s=_number(entry.get("for_s")),
+            since=entry.get("since"),
+            error=entry.get("last_error"),
+            latency_ms=_number(entry.get("latency_ms")),
+        )
+        for name, entry in sorted(found.items())
+        if isinstance(entry, dict)
+    )
+
+
+def parse_write_api_health(body: Any) -> tuple[DependencyState, ...]:
+    """Read the write API's /health/: {"data": {name: {"status", "state", "for_s", ...}}}."""
+    found = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(found, dict):
+        raise ValueError("no data in the answer")
+    return tuple(
+        DependencyState(
+            name=str(name),
+            state=str(entry.get("state") or entry.get("status", "unknown")),
+            for_s=_number(entry.get("for_s")),
+            since=entry.get("since"),
+            error=entry.get("error"),
+            latency_ms=_number(entry.get("latency_ms")),
+        )
+        for name, entry in sorted(found.items())
+        if isinstance(entry, dict)
+    )
+
+
+def health_view(
+    service: str,
+    url: str,
+    parse: Callable[[Any], tuple[DependencyState, ...]],
+    *,
+    timeout: float = REQUEST_SECONDS,
+    get: Callable[..., requests.Response] = requests.get,
+) -> HealthView:
+    """Ask one service's /health (a 503 answers too); never raises."""
+    try:
+        response = get(url, timeout=timeout)
+    except requests.Timeout:
+        return HealthView(service, url, error=f"no answer within {timeout:g}s")
+    except requests.ConnectionError:
+        return HealthView(service, url, error="not answering (connection refused)")
+    except requests.RequestException as exc:
+        return HealthView(service, url, error=f"not answering ({type(exc).__name__})")
+    try:
+        return HealthView(service, url, dependencies=parse(response.json()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        return HealthView(service, url, error=f"HTTP {response.status_code}, unexpected ({exc})")
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as a short duration: 42 s, 3 min 5 s, 2 h 10 min."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{seconds:.0f} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def format_health(view: HealthView) -> str:
+    """One service's dependencies: trouble first and loud, each with for how long."""
+    title = f"{view.service} {view.url}"
+    if view.error is not None:
+        return f"{title}: {view.error} (its process state is in the table above)"
+    if not view.dependencies:
+        return f"{title}: no dependencies reported"
+    rows: list[tuple[str, ...]] = [("dependency", "state", "for", "since", "detail")]
+    order = {"down": 0, "slow": 1}
+    for dep in sorted(view.dependencies, key=lambda d: (order.get(d.state, 2), d.name)):
+        detail = dep.error or ""
+        if dep.state == "slow" and dep.latency_ms is not None:
+            detail = f"probe took {dep.latency_ms:.0f} ms"
+        rows.append(
+            (
+                dep.name,
+                dep.state.upper() if dep.state in order else dep.state,
+                duration_text(dep.for_s) if dep.for_s is not None else "-",
+                (dep.since or "-").replace("+00:00", "Z"),
+                detail[:60],
+            )
+        )
+    troubled = [d for d in view.dependencies if d.state in order]
+    head = (
+        "; ".join(
+            f"{d.name} {d.state}"
+            + (f" for {duration_text(d.for_s)}" if d.for_s is not None else "")
+            for d in troubled
+        )
+        if troubled
+        else "every dependency up"
+    )
+    return "\n".join([f"{title}: {head}", *_aligned(rows, right=frozenset())])
+
+
 # Report ------------------------------------------------------------------------------------
 
 
@@ -391,9 +528,12 @@ def format_connect(status: ConnectStatus) -> str:
     return "\n".join(out)
 
 
-def format_pipeline(kafka: KafkaStatus, connect: ConnectStatus) -> str:
-    """Both sections, Kafka's first, a blank line between."""
-    return f"{format_kafka(kafka)}\n\n{format_connect(connect)}"
+def format_pipeline(
+    kafka: KafkaStatus, connect: ConnectStatus, health: tuple[HealthView, ...] = ()
+) -> str:
+    """The dependencies first (what is down), then Kafka's and Connect's sections."""
+    sections = [format_health(view) for view in health]
+    return "\n\n".join([*sections, format_kafka(kafka), format_connect(connect)])
 
 
 @dataclass(frozen=True)
@@ -402,17 +542,43 @@ class PipelineStatus:
 
     kafka: KafkaStatus
     connect: ConnectStatus
+    health: tuple[HealthView, ...] = ()
 
     def format(self) -> str:
-        """Both sections as text."""
-        return format_pipeline(self.kafka, self.connect)
+        """Every section as text."""
+        return format_pipeline(self.kafka, self.connect, self.health)
+
+    def troubled(self) -> dict[str, DependencyState]:
+        """Each dependency some service reports down or slow (the worst report of it)."""
+        found: dict[str, DependencyState] = {}
+        for view in self.health:
+            for dep in view.dependencies:
+                if dep.state not in ("down", "slow"):
+                    continue
+                current = found.get(dep.name)
+                if current is None or current.state != "down":
+                    found[dep.name] = dep
+        return found
 
 
 def pipeline_status(
-    bootstrap: str, connect_url: str, *, timeout: float = REQUEST_SECONDS
+    bootstrap: str,
+    connect_url: str,
+    *,
+    worker_url: str | None = None,
+    write_api_url: str | None = None,
+    timeout: float = REQUEST_SECONDS,
 ) -> PipelineStatus:
-    """Ask Kafka and Kafka Connect; each answers, or says in one line why it did not."""
+    """Ask Kafka, Kafka Connect and the services' /health; each answers or says why not."""
+    health = []
+    if worker_url is not None:
+        url = f"{worker_url.rstrip('/')}/health"
+        health.append(health_view("worker", url, parse_worker_health, timeout=timeout))
+    if write_api_url is not None:
+        url = f"{write_api_url.rstrip('/')}/health/"
+        health.append(health_view("write API", url, parse_write_api_health, timeout=timeout))
     return PipelineStatus(
         kafka=kafka_status(bootstrap, timeout=timeout),
         connect=connect_status(connect_url, timeout=timeout),
+        health=tuple(health),
     )

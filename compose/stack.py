@@ -222,7 +222,17 @@ class Stack:
 
     def pipeline(self) -> PipelineStatus:
         """Each consumer group's lag and Kafka Connect's connectors (each says if unreachable)."""
-        return pipeline_status(self.settings.values["KAFKA_BROKER_URL"], self.settings.connect_url)
+        services, loopback = self.settings.services, "http://127.0.0.1"
+        return pipeline_status(
+            self.settings.values["KAFKA_BROKER_URL"],
+            self.settings.connect_url,
+            worker_url=f"{loopback}:{self.settings.read_api_port}"
+            if "streams" in services
+            else None,
+            write_api_url=f"{loopback}:{self.settings.cud_api_port}"
+            if "cud_api" in services
+            else None,
+        )
 
     def status(self) -> list[Row]:
         """Each service's state, readiness, pid, port, URL and log file."""

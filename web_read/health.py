@@ -1,4 +1,5 @@
-"""Readiness of the worker: consumer, MongoDB, table recovery, lag and stalls, Connect, users."""
+"""Readiness of the worker: consumer, MongoDB, table recovery, lag and stalls, Connect, users,
+and each dependency's state (up, slow, down) and since when."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from faust.types import AppT
 
 from streams import users
-from streams.monitoring import connect, lag
+from streams.monitoring import connect, dependencies, lag
 from streams.read_model import ReadModel
 
 MONGO_PING_SECONDS = 2.0
@@ -75,8 +76,22 @@ async def health_report(app: AppT, read_model: ReadModel) -> tuple[bool, dict[st
         # signatures alone, as it does for any user the list has not heard of.
         "users": users.deny_list.status(),
     }
+    watch = dependencies.watch
+    # Each dependency's state from the worker's probes: down ones the read API needs are
+    # problems (503), slow ones and down ones it serves without are warnings.
+    report["dependencies"] = watch.report()
+    problems.extend(watch.problems(dependencies.NEEDED_BY_READ_API))
+    # Connect's own poll says what is wrong with it (its duration is under `dependencies`).
+    warning = connect.connect_status.problem()
+    warnings = [] if warning is None else [warning]
+    warnings.extend(
+        phrase
+        for phrase in watch.warnings(dependencies.NEEDED_BY_READ_API)
+        if not phrase.startswith("kafka_connect ")
+    )
     if problems:
+        report["status"] = "unavailable"
         report["problems"] = problems
-    if (warning := connect.connect_status.problem()) is not None:
-        report["warnings"] = [warning]
+    if warnings:
+        report["warnings"] = warnings
     return not problems, report
