@@ -228,6 +228,7 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
             "accepted_log": str(accepted_log),
             "retry_for_s": retry_for_s,
             "keep_times": True,
+            "idempotency_keys": True,
             "title_prefix": prefix,
             # A hung request must end well within the outage so it is retried, not waited on.
             "request_timeout_s": 15,

@@ -3,10 +3,12 @@
 Writes are scheduled at t0 + i/rate whatever the answers do (open loop). Each write's kind is
 drawn from the configured mix; updates and deletes act on todos this run created and has not
 deleted. Reads (by id of a created todo, and the list's first page) run at their own rate.
-With `retry` a refused write (503, a connection error or a timeout) is sent again after the
+With `retry_for_s` a refused write (503, a connection error or a timeout) is sent again after the
 answer's Retry-After; without it, it is counted and dropped. Scheduling stops after
 `duration_s` or as soon as `stop_file` exists. Every accepted write is appended to
-`accepted_log` (one JSON line, flushed) so the harness can follow them during the run.
+`accepted_log` (one JSON line, flushed) so the harness can follow them during the run. With
+`idempotency_keys` each create carries an Idempotency-Key (its title), as a retrying client
+should.
 """
 
 from __future__ import annotations
@@ -145,7 +147,11 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
         try:
             if operation == "create":
                 body = {"title": title, "description": "mixed load", "completed": False}
-                request = http.post(base + "/", data=orjson.dumps(body), headers=creds.headers())
+                headers = creds.headers()
+                if cfg.get("idempotency_keys"):
+                    # A retry of a create whose 202 was lost then replays it, never a second todo.
+                    headers["Idempotency-Key"] = title
+                request = http.post(base + "/", data=orjson.dumps(body), headers=headers)
             elif operation == "update":
                 body = {"completed": bool(i % 2), "title": title}
                 request = http.patch(
