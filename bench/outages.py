@@ -298,16 +298,23 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
     return result
 
 
+def outage_plan(faults: Iterable[str], lengths: Iterable[int]) -> list[tuple[str, float]]:
+    """(fault, seconds) to run: each fault at each length, or at its own for `name:seconds`."""
+    lengths = list(lengths)
+    plan: list[tuple[str, float]] = []
+    for spec in faults:
+        name, _, own = spec.partition(":")
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r}; choose from {', '.join(FAULTS)}")
+        plan.extend((name, float(s)) for s in ([own] if own else lengths))
+    return plan
+
+
 def outages_path(bench: Bench) -> dict[str, Any]:
     """Every selected fault at every selected outage length, one after another."""
     sizes = bench.sizes
-    unknown = set(sizes.outage_faults) - set(FAULTS)
-    if unknown:
-        raise ValueError(f"unknown faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
-    runs = []
-    for fault in sizes.outage_faults:
-        for seconds in sizes.outage_seconds:
-            runs.append(outage_run(bench, fault, float(seconds)))
+    plan = outage_plan(sizes.outage_faults, sizes.outage_seconds)
+    runs = [outage_run(bench, fault, seconds) for fault, seconds in plan]
     return {"rate": sizes.outage_rate, "late_s": LATE_S, "runs": runs}
 
 

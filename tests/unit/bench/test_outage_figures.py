@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.outages import LATE_S, doubled, read_recovery_s, write_recovery_s
+from bench.outages import LATE_S, doubled, outage_plan, read_recovery_s, write_recovery_s
 
 
 def test_write_recovery_is_the_first_accept_after_the_last_refusal_past_the_return() -> None:
@@ -40,3 +40,12 @@ def test_doubled_counts_rows_beyond_one_per_scheduled_write_of_this_run() -> Non
     rows = {"run-1": 1, "run-2": 2, "run-3": 3, "other-run-9": 4}
     accepted = {"run-1": 1, "run-2": 1, "run-3": 1}
     assert doubled(rows, accepted) == 3
+
+
+def test_the_plan_runs_each_fault_at_each_length_or_at_its_own() -> None:
+    assert outage_plan(["kafka:60", "postgres:45", "ferretdb"], [10, 20]) == [
+        ("kafka", 60.0),
+        ("postgres", 45.0),
+        ("ferretdb", 10.0),
+        ("ferretdb", 20.0),
+    ]
