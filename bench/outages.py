@@ -253,9 +253,17 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
             fault, outage_s, start_called_at - stopped_at, back_at - start_called_at,
         )  # fmt: skip
         time.sleep(sizes.outage_after_s)
-    finally:
+    except BaseException:
+        # Bring the stack back for the next path; the run's own failure is what gets reported.
         stop_file.touch()
-        isolated.restore()
+        try:
+            isolated.restore()
+        except Exception:
+            log.exception("restoring the stack after a failed outage run failed too")
+        raise
+    # Not restore(): it waits for the connector to be RUNNING within 120 s, which a Connect
+    # waiting out its rebalance delay is not; the measurement below is what times that.
+    stop_file.touch()
     load, cpu = generator.finish(timeout=retry_for_s + 120)
     deadline = back_at + sizes.outage_converge_timeout_s
     while time.time() < deadline and (
