@@ -19,10 +19,13 @@ from bench.context import Bench
 from bench.growth import growth_path
 from bench.machine import describe
 from bench.metrics_overhead import metrics_path, metrics_table
+from bench.outages import outages_path, outages_table
 from bench.plot import draw, draw_growth
 from bench.reads import read_path
 from bench.replay import replay_path
 from bench.report import table
+from bench.soak import soak_path, soak_table
+from bench.soak_plot import draw_soak
 from bench.stack import open_stack
 from bench.wrk import ensure_wrk
 from compose.launcher import IsolatedStack, StackAddresses
@@ -64,6 +67,8 @@ def run_suite(
         ("growth", growth_path),
         ("replay", replay_path),
         ("metrics", metrics_path),
+        ("soak", soak_path),
+        ("outages", outages_path),
     ]
     for name, step in steps:
         if name not in sizes.paths:
@@ -99,6 +104,10 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     if growth_png is not None:
         (out_dir / "latest-growth.png").write_bytes(growth_png.read_bytes())
         written["growth_png"] = growth_png
+    soak_png = draw_soak(results, out_dir / f"bench-{stamp}-soak.png")
+    if soak_png is not None:
+        (out_dir / "latest-soak.png").write_bytes(soak_png.read_bytes())
+        written["soak_png"] = soak_png
     return written
 
 
@@ -116,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     if "metrics" in results:
         print(metrics_table(results["metrics"]))
+    if "soak" in results:
+        print(soak_table(results["soak"]))
+    if "outages" in results:
+        print(outages_table(results["outages"]))
     for note in results["notes"]:
         print(f"note: {note}")
     for name, error in results["errors"].items():

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PATHS = ("write", "e2e", "read", "growth", "replay", "memory")
-# Run only when named in --paths: `metrics` restarts the write API and the worker.
-OPT_IN_PATHS = ("metrics",)
+# Run only when named in --paths: `metrics` restarts the write API and the worker; `soak` runs
+# for an hour by default; `outages` stops services.
+OPT_IN_PATHS = ("metrics", "soak", "outages")
+OUTAGE_FAULTS = ("kafka", "connect", "postgres", "ferretdb", "kafka+postgres")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,21 @@ class Sizes:
     metrics_write_duration_s: float = 10.0
     metrics_e2e_rate: int = 50
     metrics_e2e_duration_s: float = 20.0
+    # The soak path: steady mixed writes (create/update/delete weights) with reads, sampled.
+    soak_minutes: float = 60.0
+    soak_warmup_minutes: float = 10.0  # at most a third of the run
+    soak_sample_s: float = 10.0
+    soak_rate: float = 100.0
+    soak_mix: tuple[int, ...] = (50, 35, 15)
+    soak_read_rate: float = 20.0
+    # The outages path: each fault for each length, creates at outage_rate/s throughout; a fault
+    # written `name:seconds` (kafka:60) is run at that one length instead.
+    outage_faults: tuple[str, ...] = OUTAGE_FAULTS
+    outage_seconds: tuple[int, ...] = (10, 60)
+    outage_rate: float = 20.0
+    outage_before_s: float = 15.0
+    outage_after_s: float = 30.0
+    outage_converge_timeout_s: float = 600.0
     quiesce_timeout_s: float = 180.0
     constant_path: str = "/bench/constant"
     pipeline_group: str = "todo-eda-streams"  # the worker's Faust app id = its consumer group
@@ -87,6 +104,16 @@ SMOKE = Sizes(
     metrics_write_duration_s=1.0,
     metrics_e2e_rate=10,
     metrics_e2e_duration_s=2.0,
+    soak_minutes=1.0,
+    soak_warmup_minutes=0.2,
+    soak_sample_s=5.0,
+    soak_rate=20.0,
+    soak_read_rate=5.0,
+    outage_faults=("ferretdb",),
+    outage_seconds=(5,),
+    outage_before_s=3.0,
+    outage_after_s=5.0,
+    outage_converge_timeout_s=120.0,
     quiesce_timeout_s=60.0,
 )
 
@@ -150,5 +177,12 @@ def parse(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Options:
         parser.error(f"unknown paths {sorted(unknown)}; choose from {choices}")
     if sorted(sizes.metrics_order) != ["off", "on"]:
         parser.error(f"--metrics-order must name on and off once each, not {sizes.metrics_order}")
+    unknown_faults = {f.split(":")[0] for f in sizes.outage_faults} - set(OUTAGE_FAULTS)
+    if unknown_faults:
+        parser.error(
+            f"unknown faults {sorted(unknown_faults)}; choose from {', '.join(OUTAGE_FAULTS)}"
+        )
+    if len(sizes.soak_mix) != 3:
+        parser.error(f"--soak-mix takes three weights (create,update,delete), not {sizes.soak_mix}")
     command = "python -m bench " + " ".join(argv) if argv else "python -m bench"
     return Options(sizes=sizes, stack=args.stack, out_dir=args.out, smoke=smoke, command=command)

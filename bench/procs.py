@@ -182,3 +182,71 @@ class CpuMeter:
             name: round((after[name] - self._before.get(name, after[name])) / wall, 3)
             for name in after
         }
+
+
+class BackgroundGenerator:
+    """A generator process running while the harness does other things (samples, faults).
+
+    Its CPU comes from its own RUSAGE_SELF figure in its result (`self_cpu_s`): the harness
+    starts other children meanwhile (supervisorctl), so RUSAGE_CHILDREN would mix them in.
+    """
+
+    def __init__(
+        self, name: str, config: Mapping[str, Any], env: Mapping[str, str] | None = None
+    ) -> None:
+        self.name = name
+        self._start = time.monotonic()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", f"bench.gen.{name}", json.dumps(dict(config))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(env) if env is not None else None,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The generator's process id."""
+        return self._proc.pid
+
+    def running(self) -> bool:
+        """Whether the generator has not exited yet."""
+        return self._proc.poll() is None
+
+    def finish(self, timeout: float) -> tuple[dict[str, Any], dict[str, float]]:
+        """Wait for the generator's result; return it and its CPU (as run_generator does)."""
+        try:
+            out, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            out, err = self._proc.communicate()
+            raise GeneratorError(f"bench.gen.{self.name} timed out: {err[-2000:]}") from None
+        wall = time.monotonic() - self._start
+        if self._proc.returncode != 0:
+            raise GeneratorError(
+                f"bench.gen.{self.name} exited {self._proc.returncode}: {err[-3000:]}"
+            )
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if not lines:
+            raise GeneratorError(f"bench.gen.{self.name} printed no result: {err[-3000:]}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        cpu = float(result.get("self_cpu_s", 0.0))
+        return result, {
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "cpu_cores": round(cpu / wall, 3) if wall > 0 else 0.0,
+        }
+
+
+def fd_snapshot(services: Mapping[str, psutil.Process]) -> dict[str, int | None]:
+    """Open file descriptors of each service summed over its process tree (None: unreadable)."""
+    report: dict[str, int | None] = {}
+    for name, root in services.items():
+        total: int | None = None
+        for proc in _tree(root):
+            try:
+                total = (total or 0) + proc.num_fds()
+            except psutil.Error:
+                continue
+        report[name] = total
+    return report

@@ -16,6 +16,7 @@ from bench.cli import run_suite, write_outputs
 from bench.config import PATHS, parse
 from bench.metrics_overhead import metrics_table
 from bench.report import table
+from bench.soak import soak_table
 from compose.launcher import IsolatedStack
 from tests.integration.conftest import needs
 
@@ -134,3 +135,40 @@ def test_smoke_run_of_the_metrics_path_measures_both_settings_and_restores_the_s
     assert requests.get(f"{stack.addresses.write_url}/metrics", timeout=10).status_code == 200
     assert requests.get(f"{stack.addresses.read_url}/metrics", timeout=10).status_code == 200
     assert {row.service: row.state for row in stack.status()}["streams"] == "RUNNING"
+
+
+def test_short_soak_writes_its_table_json_and_png_with_a_figure_per_process(
+    stack: IsolatedStack, tmp_path: Path
+) -> None:
+    needs(stack, "postgres", "kafka", "connect", "ferretdb", "cud_api", "streams")
+    options = parse(
+        ["--smoke", "--stack", "running", "--paths", "soak", "--soak-minutes", "0.75",
+         "--soak-sample-s", "5", "--out", str(tmp_path)]
+    )  # fmt: skip
+
+    results = run_suite(stack.addresses, options)
+    written = write_outputs(results, tmp_path)
+
+    errors = {k: v for k, v in results["errors"].items() if not k.endswith("_traceback")}
+    assert errors == {}, results["errors"]
+    soak = results["soak"]
+    assert len(soak["samples"]) >= 6
+    for name in ("postgres", "kafka", "connect", "ferretdb", "cud_api", "streams"):
+        figures = soak["processes"][name]
+        assert figures["rss_after_warmup_mib"] > 0 and figures["rss_end_mib"] > 0, name
+        assert isinstance(figures["growth_pct"], float), name
+        assert figures["fds_start"] > 0 and figures["fds_end"] > 0, name
+    assert soak["lag"]["max"] is not None and soak["lag"]["max"] >= 0
+    load = soak["load"]
+    assert load["accepted"] >= 0.9 * load["scheduled"] > 0, load
+    assert load["by_operation"]["update"] > 0 and load["by_operation"]["delete"] > 0, load
+    assert load["reads"]["list_200"] > 0, load["reads"]
+    assert load["generator_cpu"]["cpu_cores"] > 0
+    # The write API's own count agrees with what the generator saw accepted.
+    assert soak["write_api"]["accepted"] >= load["accepted"]
+    assert set(soak["targets"]) == {"rss_growth_under_10pct", "lag_not_growing", "no_error_lines"}
+    assert written["soak_png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(written["json"].read_text())["soak"]["samples"][0]["t"] == 0.0
+    text = soak_table(soak)
+    assert "| streams |" in text and "| cud_api |" in text
+    assert "largest RSS growth after warm-up" in text

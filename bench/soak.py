@@ -1,0 +1,243 @@
+"""The soak path: steady mixed load for a long time, every process's memory, FDs and the lag."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from typing import Any
+
+from bench.context import Bench
+from bench.gen.mixed import PASSWORD_VARIABLE, USER_ID_VARIABLE, USERNAME_VARIABLE
+from bench.logscan import follow_logs
+from bench.paths import _lag_growing
+from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot
+from bench.write_api_counts import scrape_write_counts
+from contracts import topics
+
+log = logging.getLogger("bench")
+
+GROWTH_TARGET_PCT = 10.0
+# The RSS "after warm-up" and "at the end" are medians of this many seconds of samples, so one
+# reading taken during a garbage collection does not decide the verdict.
+RSS_WINDOW_S = 60.0
+
+
+def soak_path(bench: Bench) -> dict[str, Any]:
+    """Drive the mixed load for soak_minutes; sample every soak_sample_s; summarise."""
+    sizes = bench.sizes
+    duration_s = sizes.soak_minutes * 60.0
+    warmup_s = min(sizes.soak_warmup_minutes * 60.0, duration_s / 3)
+    bench.refresh_services()
+    bench.quiesce()
+    followers = follow_logs(bench.stack.state_dir / "logs")
+    user = bench.user
+    env = {
+        **user.child_env(),
+        USERNAME_VARIABLE: user.username,
+        PASSWORD_VARIABLE: user.password,
+        USER_ID_VARIABLE: str(user.user_id),
+    }
+    counts_before = scrape_write_counts(bench.stack.write_url)
+    generator = BackgroundGenerator(
+        "mixed",
+        {
+            "write_url": f"{bench.stack.write_url}/api/todos",
+            "read_url": bench.stack.read_url,
+            "rate": sizes.soak_rate,
+            "mix": list(sizes.soak_mix),
+            "read_rate": sizes.soak_read_rate,
+            "duration_s": duration_s,
+            "title_prefix": "soak",
+        },
+        env=env,
+    )
+    samples: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    while True:
+        samples.append(_sample(bench, followers, counts_before, time.monotonic() - t0))
+        if not generator.running():
+            break
+        time.sleep(max(0.0, sizes.soak_sample_s - (time.monotonic() - t0) % sizes.soak_sample_s))
+    load, cpu = generator.finish(timeout=120)
+    load["generator_cpu"] = cpu
+    result = summarize(samples, warmup_s=warmup_s, rate=sizes.soak_rate)
+    result.update(
+        {
+            "duration_s": duration_s,
+            "warmup_s": warmup_s,
+            "sample_s": sizes.soak_sample_s,
+            "rate": sizes.soak_rate,
+            "mix": list(sizes.soak_mix),
+            "read_rate": sizes.soak_read_rate,
+            "load": load,
+            "samples": samples,
+            "error_examples": {n: f.examples for n, f in followers.items() if f.examples},
+        }
+    )
+    log.info("soak: %d samples, achieved %.1f writes/s, generator %.2f cores",
+             len(samples), load["achieved_rate"], cpu["cpu_cores"])  # fmt: skip
+    bench.quiesce()
+    return result
+
+
+def _sample(
+    bench: Bench,
+    followers: dict[str, Any],
+    counts_before: dict[str, int] | None,
+    t: float,
+) -> dict[str, Any]:
+    """One reading of every figure the soak records."""
+    try:
+        lag: dict[str, int] | None = bench.kafka.lag(topics.PIPELINE, bench.sizes.pipeline_group)
+    except Exception as exc:  # a slow admin call: this reading has no lag
+        log.debug("lag sample failed: %s", exc)
+        lag = None
+    counts = scrape_write_counts(bench.stack.write_url)
+    if counts is not None and counts_before is not None:
+        counts = {k: v - counts_before.get(k, 0) for k, v in counts.items()}
+    return {
+        "t": round(t, 1),
+        "rss_mib": {n: v["rss_mib"] for n, v in rss_snapshot(bench.services).items()},
+        "fds": fd_snapshot(bench.services),
+        "lag": lag,
+        "write_api": counts,
+        "error_lines": {n: f.poll() for n, f in followers.items()},
+    }
+
+
+def _window_median(points: list[tuple[float, float]], start: float, end: float) -> float | None:
+    values = [v for t, v in points if start <= t <= end]
+    return statistics.median(values) if values else None
+
+
+def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) -> dict[str, Any]:
+    """Per process RSS growth after warm-up and FDs; lag max and trend; error lines; verdicts."""
+    if not samples:
+        return {"processes": {}, "lag": {}, "error_lines": {}, "targets": {}}
+    end_t = samples[-1]["t"]
+    processes: dict[str, dict[str, Any]] = {}
+    names = sorted({n for s in samples for n in s["rss_mib"]})
+    for name in names:
+        rss = [(s["t"], s["rss_mib"][name]) for s in samples if name in s["rss_mib"]]
+        warm = _window_median(rss, warmup_s, warmup_s + RSS_WINDOW_S)
+        end = _window_median(rss, end_t - RSS_WINDOW_S, end_t)
+        growth = (end - warm) / warm * 100 if warm and end is not None else None
+        fds = [s["fds"].get(name) for s in samples if s["fds"].get(name) is not None]
+        processes[name] = {
+            "rss_start_mib": rss[0][1],
+            "rss_after_warmup_mib": warm,
+            "rss_end_mib": end,
+            "rss_max_mib": max(v for _, v in rss),
+            "growth_pct": round(growth, 1) if growth is not None else None,
+            "fds_start": fds[0] if fds else None,
+            "fds_end": fds[-1] if fds else None,
+            "fds_max": max(fds) if fds else None,
+        }
+    lag_points = [{"t": s["t"], **s["lag"]} for s in samples if s["lag"] is not None]
+    total = [sum(v for k, v in p.items() if k != "t") for p in lag_points]
+    last_half = [p for p in lag_points if p["t"] >= end_t / 2]
+    growing, slope = _lag_growing(last_half, rate)
+    lag = {
+        "max": max(total) if total else None,
+        "max_by_topic": {
+            t: max((p.get(t, 0) for p in lag_points), default=None) for t in topics.PIPELINE
+        },
+        "end": total[-1] if total else None,
+        "slope_last_half_per_s": round(slope, 3) if slope is not None else None,
+        "growing": growing,
+    }
+    errors = dict(samples[-1]["error_lines"])
+    write_api = samples[-1].get("write_api")
+    growths = [p["growth_pct"] for p in processes.values() if p["growth_pct"] is not None]
+    targets = {
+        "rss_growth_under_10pct": bool(growths) and max(growths) < GROWTH_TARGET_PCT,
+        "lag_not_growing": bool(lag_points) and not growing,
+        "no_error_lines": sum(errors.values()) == 0,
+    }
+    return {
+        "processes": processes,
+        "lag": lag,
+        "error_lines": errors,
+        "write_api": write_api,
+        "targets": targets,
+    }
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def soak_table(result: dict[str, Any]) -> str:
+    """The soak's figures as Markdown: per process, then the lag, the errors, the writes."""
+    targets = result.get("targets", {})
+    minutes = result.get("duration_s", 0) / 60
+    lines = [
+        f"soak: {minutes:.0f} min at {result.get('rate')} writes/s"
+        f" (mix create/update/delete {'/'.join(str(m) for m in result.get('mix', []))}),"
+        f" {result.get('read_rate')} reads/s, sampled every {result.get('sample_s')} s,"
+        f" warm-up {result.get('warmup_s', 0) / 60:.1f} min",
+        "",
+        "| process | RSS start MiB | RSS after warm-up MiB | RSS end MiB | growth % | FDs start"
+        " | FDs end | FDs max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, p in result.get("processes", {}).items():
+        lines.append(
+            f"| {name} | {_fmt(p['rss_start_mib'])} | {_fmt(p['rss_after_warmup_mib'])}"
+            f" | {_fmt(p['rss_end_mib'])} | {_fmt(p['growth_pct'])} | {_fmt(p['fds_start'])}"
+            f" | {_fmt(p['fds_end'])} | {_fmt(p['fds_max'])} |"
+        )
+    lag = result.get("lag", {})
+    load = result.get("load", {})
+    write_api = result.get("write_api") or {}
+    reads = load.get("reads", {})
+    latency = load.get("write_latency") or {}
+    cpu = load.get("generator_cpu", {})
+    by_topic = ", ".join(f"{t} {_fmt(v)}" for t, v in (lag.get("max_by_topic") or {}).items())
+    errors = result.get("error_lines", {})
+    error_text = ", ".join(f"{n} {c}" for n, c in errors.items() if c) or "none"
+    refused = (
+        load.get("refused_503", 0) + load.get("connection_errors", 0) + load.get("timeouts", 0)
+    )
+    lines += [
+        "",
+        "| figure | value | target | |",
+        "|---|---|---|---|",
+        f"| largest RSS growth after warm-up | {_fmt(_largest_growth(result))} %"
+        f" | < {GROWTH_TARGET_PCT:.0f} % | {_met(targets.get('rss_growth_under_10pct', False))} |",
+        f"| consumer lag max (records) | {_fmt(lag.get('max'))} ({by_topic}) | | |",
+        f"| lag trend over the last half (records/s) | {_fmt(lag.get('slope_last_half_per_s'), 3)}"
+        f" | not growing | {_met(targets.get('lag_not_growing', False))} |",
+        f"| ERROR lines in the logs since the start | {error_text} | none"
+        f" | {_met(targets.get('no_error_lines', False))} |",
+        f"| writes accepted / refused / failed (generator) | {_fmt(load.get('accepted'))}"
+        f" / {_fmt(refused)} / {_fmt(load.get('failed_other_status'))} | | |",
+        f"| writes accepted / refused / failed (write API's /metrics) |"
+        f" {_fmt(write_api.get('accepted'))} / {_fmt(write_api.get('refused'))}"
+        f" / {_fmt(write_api.get('failed'))} | | |",
+        f"| achieved write rate (/s) | {_fmt(load.get('achieved_rate'))}"
+        f" | {result.get('rate')} | |",
+        f"| write 202 latency p50 / p99 ms | {_fmt(latency.get('p50_ms'))}"
+        f" / {_fmt(latency.get('p99_ms'))} | | |",
+        f"| reads: by id 200 / 404 / list 200 / failed | {_fmt(reads.get('by_id_200'))}"
+        f" / {_fmt(reads.get('by_id_404'))} / {_fmt(reads.get('list_200'))}"
+        f" / {_fmt((reads.get('failed') or 0) + (reads.get('errors') or 0))} | | |",
+        f"| generator CPU (cores) | {_fmt(cpu.get('cpu_cores'), 3)} | | |",
+    ]
+    return "\n".join(lines)
+
+
+def _largest_growth(result: dict[str, Any]) -> float | None:
+    growths = [
+        p["growth_pct"] for p in result.get("processes", {}).values() if p["growth_pct"] is not None
+    ]
+    return max(growths) if growths else None
