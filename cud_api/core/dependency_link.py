@@ -1,8 +1,9 @@
-"""Whether this process reaches a dependency, told in the log once per change, not per attempt.
+"""This process's view of each dependency: up, slow or down, since when; each change logged once.
 
 While Kafka or PostgreSQL is away every request (and librdkafka's every reconnect attempt)
 meets the same error; the operator needs two lines: when it went away and when it came back,
-with how long it was gone. Any successful answer of the dependency means "back".
+with how long it was gone. Any successful answer of the dependency means "back"; `/health/`
+checks also say how long the answer took, which makes a sustained slowness "slow".
 """
 
 from __future__ import annotations
@@ -11,42 +12,90 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 logger = logging.getLogger("cud_api.dependencies")
 
+# A check slower than this is slow; SLOW_CHECKS slow checks in a row (not one spike) make the
+# dependency "slow", a warning beside "up".
+SLOW_SECONDS = 0.5
+SLOW_CHECKS = 2
+
 
 class DependencyLink:
-    """Up or down, with the moment it went down; thread-safe (librdkafka's threads call it)."""
+    """Up, slow or down, with the moment that began; thread-safe (librdkafka's threads call it)."""
 
-    def __init__(self, name: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.name = name
-        self._clock = clock
+        self._clock, self._wall = clock, wall
         self._lock = threading.Lock()
-        self._down_since: float | None = None
+        self._state = "up"
+        self._since = clock()
+        self._since_wall = wall()
+        self._slow_checks = 0
 
     @property
     def down(self) -> bool:
         """Whether the last news was an error."""
-        return self._down_since is not None
+        return self._state == "down"
+
+    def _enter(self, state: str) -> float:
+        """Switch to `state`; return how long the previous state lasted (lock held)."""
+        now = self._clock()
+        lasted = now - self._since
+        self._state, self._since, self._since_wall = state, now, self._wall()
+        return lasted
 
     def failed(self, error: object) -> bool:
-        """Note an error; log it (and return True) only when the dependency was up until now."""
+        """Note an error; log it (and return True) only when the dependency was not down."""
         with self._lock:
-            if self._down_since is not None:
+            if self._state == "down":
                 return False
-            self._down_since = self._clock()
+            self._enter("down")
+            self._slow_checks = 0
         logger.warning("%s unreachable from the write API: %s", self.name, error)
         return True
 
-    def answered(self) -> float | None:
-        """Note a success; log and return the outage's length when the dependency was down."""
+    def answered(self, latency_s: float | None = None) -> float | None:
+        """Note a success (that took `latency_s`, if timed); return the outage length if down."""
         with self._lock:
-            if self._down_since is None:
+            if latency_s is not None:
+                self._slow_checks = self._slow_checks + 1 if latency_s > SLOW_SECONDS else 0
+            slow = self._slow_checks >= SLOW_CHECKS
+            state = "slow" if slow else "up"
+            previous = self._state
+            if previous == state:
                 return None
-            lasted = self._clock() - self._down_since
-            self._down_since = None
-        logger.info("%s reachable again from the write API after %.1fs", self.name, lasted)
-        return lasted
+            lasted = self._enter(state)
+        if previous == "down":
+            logger.info("%s reachable again from the write API after %.1fs", self.name, lasted)
+            return lasted
+        if state == "slow":
+            logger.warning(
+                "%s slow from the write API: %.0f ms", self.name, (latency_s or 0) * 1000
+            )
+        else:
+            logger.info("%s fast again from the write API after %.1fs slow", self.name, lasted)
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state, since when (UTC) and for how long; `down_for_s` too while down."""
+        with self._lock:
+            state, since, since_wall = self._state, self._since, self._since_wall
+        body: dict[str, Any] = {
+            "state": state,
+            "since": datetime.fromtimestamp(since_wall, UTC).isoformat(timespec="seconds"),
+            "for_s": round(self._clock() - since, 1),
+        }
+        if state == "down":
+            body["down_for_s"] = body["for_s"]
+        return body
 
 
 #: This process's view of each dependency.
