@@ -131,18 +131,30 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
         return [root]
 
 
-def rss_snapshot(services: Mapping[str, psutil.Process]) -> dict[str, dict[str, Any]]:
-    """RSS (MiB) of each service summed over its process tree, with the process count."""
+def rss_snapshot(
+    services: Mapping[str, psutil.Process], *, pss: bool = False
+) -> dict[str, dict[str, Any]]:
+    """RSS (MiB) of each service summed over its process tree, with the process count.
+
+    With `pss`, also the tree's PSS: shared pages divided among the processes sharing them, so
+    memory every PostgreSQL backend maps (shared buffers) counts once, not once per backend.
+    """
     report: dict[str, dict[str, Any]] = {}
     for name, root in services.items():
-        total, count = 0, 0
+        total, proportional, count = 0, 0, 0
         for proc in _tree(root):
             try:
-                total += proc.memory_info().rss
+                if pss:
+                    full = proc.memory_full_info()
+                    total, proportional = total + full.rss, proportional + full.pss
+                else:
+                    total += proc.memory_info().rss
                 count += 1
             except psutil.Error:
                 continue
         report[name] = {"rss_mib": round(total / 2**20, 1), "processes": count}
+        if pss:
+            report[name]["pss_mib"] = round(proportional / 2**20, 1)
     return report
 
 

@@ -96,9 +96,11 @@ def _sample(
     counts = scrape_write_counts(bench.stack.write_url)
     if counts is not None and counts_before is not None:
         counts = {k: v - counts_before.get(k, 0) for k, v in counts.items()}
+    memory = rss_snapshot(bench.services, pss=True)
     return {
         "t": round(t, 1),
-        "rss_mib": {n: v["rss_mib"] for n, v in rss_snapshot(bench.services).items()},
+        "rss_mib": {n: v["rss_mib"] for n, v in memory.items()},
+        "pss_mib": {n: v["pss_mib"] for n, v in memory.items()},
         "fds": fd_snapshot(bench.services),
         "lag": lag,
         "write_api": counts,
@@ -123,6 +125,12 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
         warm = _window_median(rss, warmup_s, warmup_s + RSS_WINDOW_S)
         end = _window_median(rss, end_t - RSS_WINDOW_S, end_t)
         growth = (end - warm) / warm * 100 if warm and end is not None else None
+        pss = [(s["t"], s["pss_mib"][name]) for s in samples if name in s.get("pss_mib", {})]
+        pss_warm = _window_median(pss, warmup_s, warmup_s + RSS_WINDOW_S)
+        pss_end = _window_median(pss, end_t - RSS_WINDOW_S, end_t)
+        pss_growth = (
+            (pss_end - pss_warm) / pss_warm * 100 if pss_warm and pss_end is not None else None
+        )
         fds = [s["fds"].get(name) for s in samples if s["fds"].get(name) is not None]
         processes[name] = {
             "rss_start_mib": rss[0][1],
@@ -130,6 +138,9 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
             "rss_end_mib": end,
             "rss_max_mib": max(v for _, v in rss),
             "growth_pct": round(growth, 1) if growth is not None else None,
+            "pss_after_warmup_mib": pss_warm,
+            "pss_end_mib": pss_end,
+            "pss_growth_pct": round(pss_growth, 1) if pss_growth is not None else None,
             "fds_start": fds[0] if fds else None,
             "fds_end": fds[-1] if fds else None,
             "fds_max": max(fds) if fds else None,
@@ -150,8 +161,12 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
     errors = dict(samples[-1]["error_lines"])
     write_api = samples[-1].get("write_api")
     growths = [p["growth_pct"] for p in processes.values() if p["growth_pct"] is not None]
+    pss_growths = [
+        p["pss_growth_pct"] for p in processes.values() if p["pss_growth_pct"] is not None
+    ]
     targets = {
         "rss_growth_under_10pct": bool(growths) and max(growths) < GROWTH_TARGET_PCT,
+        "pss_growth_under_10pct": bool(pss_growths) and max(pss_growths) < GROWTH_TARGET_PCT,
         "lag_not_growing": bool(lag_points) and not growing,
         "no_error_lines": sum(errors.values()) == 0,
     }
@@ -186,14 +201,16 @@ def soak_table(result: dict[str, Any]) -> str:
         f" {result.get('read_rate')} reads/s, sampled every {result.get('sample_s')} s,"
         f" warm-up {result.get('warmup_s', 0) / 60:.1f} min",
         "",
-        "| process | RSS start MiB | RSS after warm-up MiB | RSS end MiB | growth % | FDs start"
-        " | FDs end | FDs max |",
-        "|---|---|---|---|---|---|---|---|",
+        "| process | RSS start MiB | RSS after warm-up MiB | RSS end MiB | growth % | PSS after"
+        " warm-up MiB | PSS end MiB | PSS growth % | FDs start | FDs end | FDs max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in result.get("processes", {}).items():
         lines.append(
             f"| {name} | {_fmt(p['rss_start_mib'])} | {_fmt(p['rss_after_warmup_mib'])}"
-            f" | {_fmt(p['rss_end_mib'])} | {_fmt(p['growth_pct'])} | {_fmt(p['fds_start'])}"
+            f" | {_fmt(p['rss_end_mib'])} | {_fmt(p['growth_pct'])}"
+            f" | {_fmt(p.get('pss_after_warmup_mib'))} | {_fmt(p.get('pss_end_mib'))}"
+            f" | {_fmt(p.get('pss_growth_pct'))} | {_fmt(p['fds_start'])}"
             f" | {_fmt(p['fds_end'])} | {_fmt(p['fds_max'])} |"
         )
     lag = result.get("lag", {})
@@ -214,6 +231,8 @@ def soak_table(result: dict[str, Any]) -> str:
         "|---|---|---|---|",
         f"| largest RSS growth after warm-up | {_fmt(_largest_growth(result))} %"
         f" | < {GROWTH_TARGET_PCT:.0f} % | {_met(targets.get('rss_growth_under_10pct', False))} |",
+        f"| largest PSS growth after warm-up | {_fmt(_largest_growth(result, 'pss_growth_pct'))} %"
+        f" | < {GROWTH_TARGET_PCT:.0f} % | {_met(targets.get('pss_growth_under_10pct', False))} |",
         f"| consumer lag max (records) | {_fmt(lag.get('max'))} ({by_topic}) | | |",
         f"| lag trend over the last half (records/s) | {_fmt(lag.get('slope_last_half_per_s'), 3)}"
         f" | not growing | {_met(targets.get('lag_not_growing', False))} |",
@@ -236,8 +255,6 @@ def soak_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _largest_growth(result: dict[str, Any]) -> float | None:
-    growths = [
-        p["growth_pct"] for p in result.get("processes", {}).values() if p["growth_pct"] is not None
-    ]
+def _largest_growth(result: dict[str, Any], key: str = "growth_pct") -> float | None:
+    growths = [p[key] for p in result.get("processes", {}).values() if p.get(key) is not None]
     return max(growths) if growths else None

@@ -33,7 +33,11 @@ def draw_soak(results: dict[str, Any], path: Path) -> Path | None:
     names = sorted({n for s in samples for n in s["rss_mib"]})
     for name in names:
         pts = [(s["t"] / 60, s["rss_mib"][name]) for s in samples if name in s["rss_mib"]]
-        axes[0].plot(*zip(*pts, strict=True), label=name, linewidth=1.2)
+        (line,) = axes[0].plot(*zip(*pts, strict=True), label=f"{name} RSS", linewidth=1.2)
+        pss = [(s["t"] / 60, s["pss_mib"][name]) for s in samples if name in s.get("pss_mib", {})]
+        if pss:
+            axes[0].plot(*zip(*pss, strict=True), label=f"{name} PSS", linewidth=1.0,
+                         linestyle="--", color=line.get_color())  # fmt: skip
         fds = [(s["t"] / 60, s["fds"][name]) for s in samples if s["fds"].get(name) is not None]
         if fds:
             axes[1].plot(*zip(*fds, strict=True), label=name, linewidth=1.2)
@@ -42,7 +46,7 @@ def draw_soak(results: dict[str, Any], path: Path) -> Path | None:
         if lag:
             axes[2].plot(*zip(*lag, strict=True), label=topic, linewidth=1.2)
     axes[0].set_yscale("log")
-    _axis(axes[0], "RSS (MiB, process tree)", "memory of each process", warmup_min)
+    _axis(axes[0], "MiB, process tree", "memory of each process: RSS, PSS dashed", warmup_min)
     _axis(axes[1], "open file descriptors", "file descriptors of each process", warmup_min)
     _axis(axes[2], "records not committed", "consumer lag of the worker's group", warmup_min)
     meta = results.get("meta") or {}

@@ -15,6 +15,7 @@ def _samples(rss: Any, lag: Any, errors: int = 0, n: int = 61) -> list[dict[str,
         {
             "t": float(10 * i),
             "rss_mib": {"streams": rss(i), "kafka": 500.0},
+            "pss_mib": {"streams": rss(i) / 2, "kafka": 250.0},
             "fds": {"streams": 100 + i, "kafka": 300},
             "lag": {commands: lag(i), changes: 0},
             "write_api": {"accepted": 100 * i, "refused": 0, "failed": 0},
@@ -32,6 +33,7 @@ def test_flat_memory_flat_lag_and_quiet_logs_meet_every_target() -> None:
     assert result["lag"]["max"] == 52 and not result["lag"]["growing"]
     assert result["targets"] == {
         "rss_growth_under_10pct": True,
+        "pss_growth_under_10pct": True,
         "lag_not_growing": True,
         "no_error_lines": True,
     }
@@ -46,6 +48,8 @@ def test_memory_growth_is_measured_from_the_end_of_the_warm_up() -> None:
     growth = result["processes"]["streams"]["growth_pct"]
     assert 15 < growth < 20  # medians of the first and last minute: ~203 and ~237 MiB
     assert result["targets"]["rss_growth_under_10pct"] is False
+    assert 15 < result["processes"]["streams"]["pss_growth_pct"] < 20
+    assert result["targets"]["pss_growth_under_10pct"] is False
 
 
 def test_lag_rising_through_the_last_half_and_error_lines_fail_their_targets() -> None:
@@ -62,7 +66,7 @@ def test_the_table_names_each_process_and_each_target() -> None:
     result.update(duration_s=600, rate=100, mix=[50, 35, 15], read_rate=20, sample_s=10,
                   warmup_s=60, load={"accepted": 5, "achieved_rate": 99.9})  # fmt: skip
     text = soak_table(result)
-    assert "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100 | 160 | 160 |" in text
+    assert "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100.0 | 100.0 | 0.0 | 100 | 160 | 160 |" in text
     assert "| < 10 % | met |" in text
     assert "not growing | met" in text
     assert "| ERROR lines in the logs since the start | none | none | met |" in text
