@@ -113,7 +113,9 @@ SERVICES: tuple[Service, ...] = (
         after_ready=postgres_ready_steps,
         user=postgres.system_user,
         stop_signal="INT",  # PostgreSQL's "fast" shutdown
-        stop_wait_secs=30,
+        # A fast shutdown waits for Debezium's walsender; while Kafka is down its task reads
+        # nothing, so PostgreSQL ends that connection only after wal_sender_timeout (60 s).
+        stop_wait_secs=75,
     ),
     Service(
         name="kafka",
