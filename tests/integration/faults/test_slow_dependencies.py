@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from compose.launcher import IsolatedStack
 from compose.pipeline_status import kafka_status
@@ -126,6 +127,19 @@ def paced(
             future.result()
 
 
+def store_writes(pipeline: Pipeline, store: str) -> tuple[float, float]:
+    """The worker's batch writes to `store` so far: (seconds spent, writes), from its /metrics."""
+    response = requests.get(f"{pipeline.read_url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    found = {"_sum": 0.0, "_count": 0.0}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            suffix = sample.name.removeprefix("todo_eda_store_write_seconds")
+            if suffix in found and sample.labels.get("store") == store:
+                found[suffix] = sample.value
+    return found["_sum"], found["_count"]
+
+
 def dead_letters(pipeline: Pipeline) -> int:
     """How many records both dead-letter topics hold."""
     return len(pipeline.records(COMMANDS_DLQ)) + len(pipeline.records(CHANGES_DLQ))
@@ -159,8 +173,14 @@ def writer(pipeline: Pipeline) -> Iterator[Writer]:
 
 
 def creates_under(stack: IsolatedStack, writer: Writer, proxy: Proxy | None) -> tuple[Run, float]:
-    """RATE creates/s for SECONDS, LATENCY_MS on `proxy` (if any); the run, and its catch-up."""
+    """RATE creates/s for SECONDS, LATENCY_MS on `proxy` (if any); the run, and its catch-up.
+
+    With a proxy, also checks the toxic took effect: the worker's batch writes to that store
+    took at least LATENCY_MS each on average (each is one round trip or more).
+    """
     run = Run()
+    store = {"mongo": "mongodb", "postgres": "postgresql"}.get(proxy.name) if proxy else None
+    before = store_writes(writer.pipeline, store) if store else (0.0, 0.0)
 
     def sample() -> None:
         lag = group_lag(stack)
@@ -184,6 +204,15 @@ def creates_under(stack: IsolatedStack, writer: Writer, proxy: Proxy | None) -> 
             message="every create readable",
         )
         catch_up = time.monotonic() - run.last_accepted_at
+    if store:
+        spent, writes = (
+            a - b for a, b in zip(store_writes(writer.pipeline, store), before, strict=True)
+        )
+        assert writes > 0, f"no {store} write seen on the worker's /metrics"
+        print(
+            f"\n{store}: {writes:.0f} batch writes, {spent / writes * 1000:.0f} ms each on average"
+        )
+        assert spent / writes >= LATENCY_MS / 1000, f"{store} writes not slowed by the toxic"
     return run, catch_up
 
 

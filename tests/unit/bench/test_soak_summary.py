@@ -66,7 +66,9 @@ def test_the_table_names_each_process_and_each_target() -> None:
     result.update(duration_s=600, rate=100, mix=[50, 35, 15], read_rate=20, sample_s=10,
                   warmup_s=60, load={"accepted": 5, "achieved_rate": 99.9})  # fmt: skip
     text = soak_table(result)
-    assert "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100.0 | 100.0 | 0.0 | 100 | 160 | 160 |" in text
+    assert (
+        "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100.0 | 100.0 | 0.0 | 100 | 160 | 160 |" in text
+    )
     assert "| < 10 % | met |" in text
     assert "not growing | met" in text
     assert "| ERROR lines in the logs since the start | none | none | met |" in text
