@@ -26,7 +26,7 @@ import requests
 from pymongo import MongoClient
 
 from bench.context import Bench
-from bench.gen.mixed import PASSWORD_VARIABLE, USER_ID_VARIABLE, USERNAME_VARIABLE
+from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
 from bench.procs import BackgroundGenerator
 from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of
@@ -208,12 +208,7 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
     accepted_log, stop_file = workdir / "accepted.jsonl", workdir / "stop"
     followers = follow_logs(bench.stack.state_dir / "logs")
     user = bench.user
-    env = {
-        **user.child_env(),
-        USERNAME_VARIABLE: user.username,
-        PASSWORD_VARIABLE: user.password,
-        USER_ID_VARIABLE: str(user.user_id),
-    }
+    env = generator_env(user)
     retry_for_s = outage_s + sizes.outage_converge_timeout_s
     generator = BackgroundGenerator(
         "mixed",

@@ -8,6 +8,17 @@ from typing import Any
 from bench.stats import median_run
 
 
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out `fig`, write it to `path` as a PNG (folders made), close it; return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _curve(run: dict[str, Any] | None) -> tuple[list[float], list[float]] | None:
     curve = ((run or {}).get("latency") or {}).get("curve_ms")
     if not curve:
@@ -98,11 +109,7 @@ def draw(results: dict[str, Any], path: Path) -> Path:
         f" {machine.get('cores')} cores, {machine.get('memory_gib')} GiB",
         fontsize=11,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 _GROWTH_SERIES = (
@@ -168,8 +175,4 @@ def draw_growth(results: dict[str, Any], path: Path) -> Path | None:
     _growth_axis(axes[2], "events replayed from offset 0", "events/s (median)",
                  "replay vs size")  # fmt: skip
     fig.suptitle(f"todo-eda cost against size {results.get('meta', {}).get('started_at', '')}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

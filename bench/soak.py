@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from bench.context import Bench
-from bench.gen.mixed import PASSWORD_VARIABLE, USER_ID_VARIABLE, USERNAME_VARIABLE
+from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
 from bench.paths import _lag_growing
 from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot
@@ -32,12 +32,7 @@ def soak_path(bench: Bench) -> dict[str, Any]:
     bench.quiesce()
     followers = follow_logs(bench.stack.state_dir / "logs")
     user = bench.user
-    env = {
-        **user.child_env(),
-        USERNAME_VARIABLE: user.username,
-        PASSWORD_VARIABLE: user.password,
-        USER_ID_VARIABLE: str(user.user_id),
-    }
+    env = generator_env(user)
     counts_before = scrape_write_counts(bench.stack.write_url)
     generator = BackgroundGenerator(
         "mixed",

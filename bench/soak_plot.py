@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.plot import save_figure
 from contracts import topics
 
 
@@ -57,8 +58,4 @@ def draw_soak(results: dict[str, Any], path: Path) -> Path | None:
         f" {machine.get('memory_gib')} GiB",
         fontsize=11,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -34,6 +34,16 @@ USER_ID_VARIABLE = "BENCH_USER_ID"
 OPERATIONS = ("create", "update", "delete")
 
 
+def generator_env(user: BenchUser) -> dict[str, str]:
+    """The environment of a mixed generator acting as `user`: a token, and how to sign in again."""
+    return {
+        **user.child_env(),
+        USERNAME_VARIABLE: user.username,
+        PASSWORD_VARIABLE: user.password,
+        USER_ID_VARIABLE: str(user.user_id),
+    }
+
+
 def pick_operation(rng: random.Random, mix: tuple[float, float, float], live: int) -> str:
     """Draw a write kind from `mix` (create/update/delete weights); create while none is live."""
     if live == 0:
