@@ -157,6 +157,7 @@ def test_short_soak_writes_its_table_json_and_png_with_a_figure_per_process(
         figures = soak["processes"][name]
         assert figures["rss_after_warmup_mib"] > 0 and figures["rss_end_mib"] > 0, name
         assert isinstance(figures["growth_pct"], float), name
+        assert 0 < figures["pss_end_mib"] <= figures["rss_end_mib"], name
         assert figures["fds_start"] > 0 and figures["fds_end"] > 0, name
     assert soak["lag"]["max"] is not None and soak["lag"]["max"] >= 0
     load = soak["load"]
@@ -166,9 +167,15 @@ def test_short_soak_writes_its_table_json_and_png_with_a_figure_per_process(
     assert load["generator_cpu"]["cpu_cores"] > 0
     # The write API's own count agrees with what the generator saw accepted.
     assert soak["write_api"]["accepted"] >= load["accepted"]
-    assert set(soak["targets"]) == {"rss_growth_under_10pct", "lag_not_growing", "no_error_lines"}
+    assert set(soak["targets"]) == {
+        "rss_growth_under_10pct",
+        "pss_growth_under_10pct",
+        "lag_not_growing",
+        "no_error_lines",
+    }
     assert written["soak_png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(written["json"].read_text())["soak"]["samples"][0]["t"] == 0.0
     text = soak_table(soak)
     assert "| streams |" in text and "| cud_api |" in text
     assert "largest RSS growth after warm-up" in text
+    assert "largest PSS growth after warm-up" in text
