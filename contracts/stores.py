@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 # The read model (docs/decisions/read-model-pages.md, read-model-owners.md): each owner's
 # todos grouped into fixed id buckets, one document per (owner, bucket), found by `_id`
 # equality (the one filter FerretDB 1.24 pushes down and serves from an index), plus a
-# directory per owner of the buckets that exist.
+# directory per owner of the buckets that exist. Their lists are packed (`pack`): see below.
 #: Collection of bucket documents: `_id` is `bucket_key(owner, bucket)`, the live todos inside.
-READ_MODEL_PAGES = "todo_owner_pages"
+READ_MODEL_PAGES = "todo_packed_pages"
 #: Collection of the directories: per owner one root listing groups, one document per group.
-READ_MODEL_DIRECTORY = "todo_owner_directory"
+READ_MODEL_DIRECTORY = "todo_packed_directory"
 
 # Earlier layouts: a worker that finds any of them rebuilds the read model from its table,
 # then drops them.
+#: The same layout with its lists as BSON arrays and sub-documents (before packing).
+UNPACKED_READ_MODEL_PAGES = "todo_owner_pages"
+UNPACKED_READ_MODEL_DIRECTORY = "todo_owner_directory"
 #: Issue 11's bucket documents and directory (all todos, no owner).
 UNOWNED_READ_MODEL_PAGES = "todo_pages"
 UNOWNED_READ_MODEL_DIRECTORY = "todo_page_directory"
 #: The per-todo collection of the first layout.
 LEGACY_READ_MODEL_COLLECTION = "todos"
 SUPERSEDED_READ_MODEL_COLLECTIONS = (
+    UNPACKED_READ_MODEL_PAGES,
+    UNPACKED_READ_MODEL_DIRECTORY,
     UNOWNED_READ_MODEL_PAGES,
     UNOWNED_READ_MODEL_DIRECTORY,
     LEGACY_READ_MODEL_COLLECTION,
 )
+
+
+# A read model document's lists (a bucket's todos and positions, a directory's members) are
+# stored as one JSON string each: FerretDB 1.24 converts every value of a document between
+# BSON and its PostgreSQL form on each read and write, so a bucket of 128 todos as
+# sub-documents costs several times the same content as one string (see
+# docs/decisions/read-model-pages.md). Only `_id` and `_v` are ever queried.
+def pack(value: Any) -> str:
+    """Return the JSON text a read model document stores for a list or mapping."""
+    return orjson.dumps(value).decode()
+
+
+def unpack(text: str) -> Any:
+    """Return the list or mapping a read model document's packed field holds."""
+    return orjson.loads(text)
+
 
 #: Ids per bucket: bucket `b` holds ids `b * BUCKET_SIZE` to `(b + 1) * BUCKET_SIZE - 1`.
 BUCKET_SIZE = 128

@@ -9,9 +9,10 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
   `apply_commands` (todos -> PostgreSQL) and `project_changes` (CDC -> table + MongoDB);
   `STREAMS_AGENTS=project_changes` runs only the projection, as a replay does.
 - `STREAMS_TABLE_STORE` (default `rocksdb://`; unit tests use `memory://`).
-- `STREAMS_COMMAND_BATCH_SIZE` / `STREAMS_COMMAND_BATCH_SECONDS` (500 / 0.01): the command
-  agent's batch; `STREAMS_CHANGE_BATCH_SIZE` / `STREAMS_CHANGE_BATCH_SECONDS` (500 / 0.01):
-  the CDC agent's.
+- `STREAMS_COMMAND_BATCH_SIZE` / `STREAMS_COMMAND_BATCH_SECONDS` (500 / 0.1): the command
+  agent's batch, at most that many events gathered for at most that long while they keep
+  coming (`streams.agents.batches`); `STREAMS_CHANGE_BATCH_SIZE` /
+  `STREAMS_CHANGE_BATCH_SECONDS` (500 / 0.1): the CDC agent's.
 - `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
   rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
   read model's only writer.
@@ -55,7 +56,7 @@ class Settings:
     command_batch_size: int
     command_batch_seconds: float
     change_batch_size: int = 500
-    change_batch_seconds: float = 0.01
+    change_batch_seconds: float = 0.1
     app_id: str = DEFAULT_APP_ID
     agents: frozenset[str] | None = None  # None: every agent
     bench_probe: bool = False  # serve the benchmark's constant view
@@ -111,9 +112,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         # memory:// lets unit tests run agents without RocksDB files
         table_store=env.get("STREAMS_TABLE_STORE", "rocksdb://"),
         command_batch_size=int(env.get("STREAMS_COMMAND_BATCH_SIZE", "500")),
-        command_batch_seconds=float(env.get("STREAMS_COMMAND_BATCH_SECONDS", "0.01")),
+        command_batch_seconds=float(env.get("STREAMS_COMMAND_BATCH_SECONDS", "0.1")),
         change_batch_size=int(env.get("STREAMS_CHANGE_BATCH_SIZE", "500")),
-        change_batch_seconds=float(env.get("STREAMS_CHANGE_BATCH_SECONDS", "0.01")),
+        change_batch_seconds=float(env.get("STREAMS_CHANGE_BATCH_SECONDS", "0.1")),
         app_id=env.get("STREAMS_APP_ID", "").strip() or DEFAULT_APP_ID,
         agents=_agent_names(env.get("STREAMS_AGENTS", "")),
         bench_probe=flag("READ_API_BENCH_PROBE", env),

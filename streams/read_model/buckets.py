@@ -3,7 +3,8 @@
 Pure: no I/O. A bucket document holds one owner's live todos of one id bucket in the seed's
 public shape, in id order, and the newest position of every todo the bucket has seen
 (tombstones included, also of todos that moved to another owner), so a replayed or stale
-change can never move a todo backwards.
+change can never move a todo backwards. Both lists are packed as JSON text
+(`contracts.stores.pack`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.stores import bucket_of
+from contracts.stores import bucket_of, pack, unpack
 from streams.domain import Projection
 
 Document = dict[str, Any]
@@ -44,14 +45,14 @@ def by_bucket(projections: Mapping[int, Projection]) -> dict[Place, dict[int, Pr
 def merge_bucket(
     document: Mapping[str, Any] | None, projections: Mapping[int, Projection]
 ) -> Document | None:
-    """Return the bucket's new `todos` and `positions`, or None when nothing moves forward.
+    """Return the bucket's new `todos` and `positions` (packed), or None when nothing moves.
 
     Each entry changes only when its projection's position is newer than the one the bucket
     holds for that id (the per-entry position guard), so merging is idempotent.
     """
-    positions: dict[str, str] = dict(document["positions"]) if document else {}
+    positions: dict[str, str] = unpack(document["positions"]) if document else {}
     todos: dict[int, PublicTodo] = (
-        {todo["id"]: todo for todo in document["todos"]} if document else {}
+        {todo["id"]: todo for todo in unpack(document["todos"])} if document else {}
     )
     changed = False
     for todo_id, projection in projections.items():
@@ -66,4 +67,7 @@ def merge_bucket(
         changed = True
     if not changed:
         return None
-    return {"todos": [todos[todo_id] for todo_id in sorted(todos)], "positions": positions}
+    return {
+        "todos": pack([todos[todo_id] for todo_id in sorted(todos)]),
+        "positions": pack(positions),
+    }

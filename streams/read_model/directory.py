@@ -1,7 +1,8 @@
 """Each owner's directory of the buckets that exist: group documents under a root, in memory.
 
-In MongoDB, per owner: `{_id: "<owner>:g<g>", buckets: [...]}` per group of GROUP_SIZE
-buckets and the root `{_id: "<owner>:root", groups: [...]}`, both only ever growing. The
+In MongoDB, per owner: `{_id: "<owner>:g<g>", buckets: "[...]"}` per group of GROUP_SIZE
+buckets and the root `{_id: "<owner>:root", groups: "[...]"}`, both only ever growing (each
+list packed as JSON text, `contracts.stores.pack`). The
 worker holds each owner's union in a sorted set, loaded when the owner is first listed or
 written; its own writes land in it at once, and it is read again from MongoDB when older
 than `max_age`, for the buckets other workers added.
@@ -17,7 +18,7 @@ from typing import Any
 
 from sortedcontainers import SortedSet
 
-from contracts.stores import directory_group_key, directory_root_key, group_of
+from contracts.stores import directory_group_key, directory_root_key, group_of, pack, unpack
 from streams.read_model.store import Document, Key, Merge, VersionedDocuments
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ MAX_AGE_SECONDS = 1.0
 
 
 def add_members(field: str, members: Iterable[int]) -> Merge:
-    """Return a merge adding `members` to the sorted list `field` (unchanged if all there)."""
+    """Return a merge adding `members` to the packed sorted list `field` (None: all there)."""
     adding = set(members)
 
     def merge(document: Document | None) -> Document | None:
-        held: list[int] = list(document[field]) if document else []
+        held: list[int] = unpack(document[field]) if document else []
         if adding.issubset(held):
             return None
-        return {field: sorted(adding.union(held))}
+        return {field: pack(sorted(adding.union(held)))}
 
     return merge
 
@@ -93,11 +94,13 @@ class Directory:
         started = self._clock()
         root_key = directory_root_key(self.owner_id)
         root = (await self._documents.read([root_key]))[root_key]
-        groups: list[int] = list(root["groups"]) if root else []
+        groups: list[int] = unpack(root["groups"]) if root else []
         found = await self._documents.read(
             [directory_group_key(self.owner_id, group) for group in groups]
         )
-        buckets: list[Any] = [b for group in found.values() if group for b in group["buckets"]]
+        buckets: list[Any] = [
+            b for group in found.values() if group for b in unpack(group["buckets"])
+        ]
         self.groups.update(groups)
         self.buckets.update(buckets)
         self._loaded_at = started

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from contracts.stores import unpack
+
 # Approximate bytes an entry holds beside its JSON: per todo its id (8), flag (1) and end
 # offset (4) in arrays, and the objects themselves.
 PER_TODO_OVERHEAD = 13
@@ -43,8 +45,8 @@ class RenderedBucket:
 
     @classmethod
     def of(cls, key: str, document: Mapping[str, Any]) -> RenderedBucket:
-        """Render a bucket document (`todos` in the public shape, version `_v`)."""
-        todos = document["todos"]
+        """Render a bucket document (`todos` packed in the public shape, version `_v`)."""
+        todos = unpack(document["todos"])
         parts = [orjson.dumps(todo) for todo in todos]
         ends = array("I")
         end = -1

@@ -20,6 +20,7 @@ from pymongo.collection import Collection
 from requests.auth import AuthBase
 
 from compose.launcher import StackAddresses
+from contracts.stores import unpack
 from tests.support.polling import wait_for
 from tests.support.users import TestUser, obtain_tokens, register_user
 
@@ -131,15 +132,18 @@ class Pipeline:
     def mongo_buckets(self) -> list[tuple[Collection[Document], Document]]:
         """Every bucket document of the read model, whatever collection holds it.
 
-        A bucket is a document with a `todos` list and a `positions` map (id -> position);
-        found by shape, so these checks hold for any keying of the buckets (per owner or not).
+        A bucket is a document with a `todos` list and a `positions` map (id -> position),
+        each packed as JSON text (`contracts.stores.pack`); found by that shape, so these checks
+        hold for any keying of the buckets (per owner or not). The documents are as stored:
+        read their lists with `unpack`. A superseded layout's buckets (BSON arrays) are not
+        the read model and are left out.
         """
         found = []
         for name in self.mongo_db.list_collection_names():
             collection = self.mongo_db[name]
             for document in collection.find({}):
-                if isinstance(document.get("todos"), list) and isinstance(
-                    document.get("positions"), dict
+                if isinstance(document.get("todos"), str) and isinstance(
+                    document.get("positions"), str
                 ):
                     found.append((collection, document))
         return found
@@ -151,14 +155,16 @@ class Pipeline:
         """
         found: dict[int, dict[str, Any]] = {}
         for _, bucket in self.mongo_buckets():
-            for todo in bucket["todos"]:
+            for todo in unpack(bucket["todos"]):
                 assert todo["id"] not in found, f"todo {todo['id']} in two buckets"
                 found[todo["id"]] = {name: todo.get(name) for name in PUBLIC_FIELDS}
         return found
 
     def mongo_bucket_of(self, todo_id: int) -> tuple[Collection[Document], Document]:
         """Return the one bucket document that has seen todo `todo_id` (live or deleted)."""
-        holding = [(c, d) for c, d in self.mongo_buckets() if str(todo_id) in d["positions"]]
+        holding = [
+            (c, d) for c, d in self.mongo_buckets() if str(todo_id) in unpack(d["positions"])
+        ]
         assert len(holding) == 1, f"todo {todo_id} in {len(holding)} bucket documents"
         return holding[0]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.stores import BUCKET_SIZE
+from contracts.stores import BUCKET_SIZE, pack, unpack
 from tests.support.polling import wait_for
 
 
@@ -43,7 +43,9 @@ def test_a_listed_todo_updated_or_deleted_by_sql_shows_in_the_next_list(pipeline
     # worker's back (not by its writer) is not what the next list shows.
     pages, document = pipeline.mongo_bucket_of(ids[0])
     bucket = document["_id"]
-    document["todos"][0]["title"] = "behind the worker's back"
+    todos = unpack(document["todos"])
+    todos[0]["title"] = "behind the worker's back"
+    document["todos"] = pack(todos)
     pages.replace_one({"_id": bucket}, document)  # `_v` unchanged: the writer's CAS still holds
     assert _page(pipeline, after, 1000)[0]["title"] == f"row {ids[0]}"
 
@@ -65,7 +67,7 @@ def test_a_listed_todo_updated_or_deleted_by_sql_shows_in_the_next_list(pipeline
     assert [t["id"] for t in _page(pipeline, after, 1000, completed=True)] == [updated]
     # The cached bucket is the one the writer wrote: it replaced the altered document too.
     stored = pages.find_one({"_id": bucket})
-    assert stored is not None and stored["todos"][0]["title"] == "renamed"
+    assert stored is not None and unpack(stored["todos"])[0]["title"] == "renamed"
     # A page starting mid-bucket, with a Link, from the same cached buckets.
     response = pipeline.read(f"/api/todos/?after={ids[5]}&limit=3")
     assert [t["id"] for t in response.json()] == ids[6:9]

@@ -18,7 +18,15 @@ from contracts.stores import (
     BUCKET_SIZE,
     GROUP_SIZE,
     LEGACY_READ_MODEL_COLLECTION,
+    SUPERSEDED_READ_MODEL_COLLECTIONS,
+    UNPACKED_READ_MODEL_DIRECTORY,
+    UNPACKED_READ_MODEL_PAGES,
+    bucket_key,
     bucket_of,
+    directory_group_key,
+    directory_root_key,
+    group_of,
+    unpack,
 )
 from tests.support.polling import wait_for
 
@@ -86,7 +94,7 @@ def test_paging_through_sparse_buckets_returns_every_live_todo_once_in_order(pip
         assert _walk(pipeline, 7, completed)[0] == pipeline.pg_ids(completed)
     # The bucket whose rows were all deleted stays and reads as empty.
     _, bucket = pipeline.mongo_bucket_of(base + 300)
-    assert bucket["todos"] == [] and len(bucket["positions"]) == 3
+    assert unpack(bucket["todos"]) == [] and len(unpack(bucket["positions"])) == 3
     # The seed's call: the first page, no parameters.
     first = pipeline.read("/todos/")
     assert first.status_code == 200 and [t["id"] for t in first.json()] == expected[:100]
@@ -168,27 +176,71 @@ def _legacy_document(todo: dict[str, Any], lsn: int) -> dict[str, Any]:
     return {"_id": todo["id"], **public, "deleted": False, "_pos": position}
 
 
+def _write_legacy_layout(database: Any, owner_id: int, todos: list[dict[str, Any]]) -> str:
+    """Store `todos` in the first layout, one document per todo; return its collection."""
+    database[LEGACY_READ_MODEL_COLLECTION].insert_many([_legacy_document(t, 1) for t in todos])
+    return LEGACY_READ_MODEL_COLLECTION
+
+
+def _write_unpacked_layout(database: Any, owner_id: int, todos: list[dict[str, Any]]) -> str:
+    """Store `todos` as the unpacked buckets (BSON arrays) and their directory; return pages."""
+    position = Position(lsn=1, streamed=True, version=1).key()
+    buckets: dict[int, list[dict[str, Any]]] = {}
+    for todo in sorted(todos, key=lambda t: t["id"]):
+        buckets.setdefault(bucket_of(todo["id"]), []).append(todo)
+    database[UNPACKED_READ_MODEL_PAGES].insert_many(
+        [
+            {
+                "_id": bucket_key(owner_id, bucket),
+                "owner_id": owner_id,
+                "bucket": bucket,
+                "todos": members,
+                "positions": {str(t["id"]): position for t in members},
+                "_v": 1,
+            }
+            for bucket, members in buckets.items()
+        ]
+    )
+    groups: dict[int, list[int]] = {}
+    for bucket in buckets:
+        groups.setdefault(group_of(bucket), []).append(bucket)
+    database[UNPACKED_READ_MODEL_DIRECTORY].insert_many(
+        [{"_id": directory_root_key(owner_id), "groups": sorted(groups), "_v": 1}]
+        + [
+            {"_id": directory_group_key(owner_id, group), "buckets": sorted(members), "_v": 1}
+            for group, members in groups.items()
+        ]
+    )
+    return UNPACKED_READ_MODEL_PAGES
+
+
 @pytest.mark.disruptive
-def test_a_read_model_in_the_per_todo_layout_is_rebuilt_as_pages_on_upgrade(pipeline, stack):
+@pytest.mark.parametrize(
+    "write_layout",
+    [_write_legacy_layout, _write_unpacked_layout],
+    ids=["per-todo", "unpacked-buckets"],
+)
+def test_a_read_model_in_an_earlier_layout_is_rebuilt_as_packed_pages_on_upgrade(
+    pipeline, stack, write_layout
+):
     expected = wait_for(_walk_matches_postgres(pipeline), timeout=60, message="settled")
     live = {t["id"]: t for t in pipeline.list_all()}
     stack.stop("streams")
     database = pipeline.mongo_db
     for name in database.list_collection_names():  # whatever the current layout's names
         database.drop_collection(name)
-    legacy = database[LEGACY_READ_MODEL_COLLECTION]
-    legacy.insert_many([_legacy_document(todo, 1) for todo in live.values()])
-    # Only in the old collection: the rebuild reads the table, so this must not come back.
-    ghost = {"id": 9 * 10**15, "title": "only in the old layout", "completed": False}
-    legacy.insert_one({**_legacy_document(ghost, 1), "description": ""})
+    # Only in the old layout: the rebuild reads the table, so this must not come back.
+    ghost = {"id": 9 * 10**15, "title": "old layout only", "description": "", "completed": False}
+    old = write_layout(database, pipeline.owner_id, [*live.values(), ghost])
     stack.start("streams")
     stack.wait_ready("streams")
 
     def migrated() -> bool:
         names = database.list_collection_names()
-        return LEGACY_READ_MODEL_COLLECTION not in names and _walk(pipeline, 1000)[0] == expected
+        return old not in names and _walk(pipeline, 1000)[0] == expected
 
-    wait_for(migrated, timeout=120, message="pages rebuilt and the legacy collection dropped")
+    wait_for(migrated, timeout=120, message="pages rebuilt and the old layout dropped")
+    assert not set(database.list_collection_names()) & set(SUPERSEDED_READ_MODEL_COLLECTIONS)
     assert [t["id"] for t in pipeline.list_all()] == expected
     assert {t["id"]: t for t in pipeline.list_all()} == live
     assert _walk(pipeline, 7)[0] == expected

@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.records import Todo
-from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key
+from contracts.stores import BUCKET_SIZE, READ_MODEL_PAGES, bucket_key, unpack
 from streams.read_model import ReadModel
 from streams.read_model.store import UPDATE_CHUNK
 from tests.integration.conftest import needs
@@ -88,6 +88,11 @@ async def test_pages_list_live_todos_in_id_order_across_buckets_and_filter_compl
     assert [t["id"] for t in page.todos] == live and page.next_after is None
     assert page.todos[1] == Todo(2, "#2", completed=True, version=1).to_json()
     assert await walk_ids(read_model, owner=OWNER + 1, limit=100) == []
+    # The lists come back from the server as the JSON text the worker packed.
+    stored = await read_model.database[READ_MODEL_PAGES].find_one({"_id": _key(0)})
+    assert stored is not None
+    assert [t["id"] for t in unpack(stored["todos"])] == [1, 2, 127]
+    assert set(unpack(stored["positions"])) == {"1", "2", "127"}
     assert await walk_ids(read_model, owner=OWNER, limit=1) == live
     assert await walk_ids(read_model, owner=OWNER, limit=3, completed=True) == [
         i for i in live if i % 2 == 0

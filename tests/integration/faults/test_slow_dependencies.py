@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from compose.launcher import IsolatedStack
 from compose.pipeline_status import kafka_status
 from contracts.records import Position
+from contracts.stores import unpack
 from contracts.topics import CHANGES_DLQ, COMMANDS_DLQ
 from streams.settings import DEFAULT_APP_ID
 from tests.integration.faults.conftest import ProxiedWorker, Proxies
@@ -158,9 +159,10 @@ def owner_documents(pipeline: Pipeline) -> dict[int, int]:
     for _, bucket in pipeline.mongo_buckets():
         if bucket.get("owner_id") != pipeline.owner_id:
             continue
-        for todo in bucket["todos"]:
+        positions = unpack(bucket["positions"])
+        for todo in unpack(bucket["todos"]):
             assert todo["id"] not in found, f"todo {todo['id']} in two buckets"
-            found[todo["id"]] = Position.from_key(bucket["positions"][str(todo["id"])]).version
+            found[todo["id"]] = Position.from_key(positions[str(todo["id"])]).version
     return found
 
 

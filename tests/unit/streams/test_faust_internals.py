@@ -25,10 +25,11 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP, Message
 from intervaltree import Interval, IntervalTree
 
-from streams.agents.batches import acting_for
+from streams.agents.batches import ack_all, acting_for, unacked_batches
 from streams.app import StreamsApp, app
 from streams.tables import todos_table
 from streams.transport import AtLeastOnceConsumer, Transport
+from tests.support.polling import async_wait_for
 
 PINNED = "0.15.3"
 UPGRADE = f"faust-streaming changed since {PINNED}"
@@ -225,11 +226,23 @@ async def takes(stream: faust.StreamT[Any]) -> None:
         await asyncio.Event().wait()  # the worker stops while the batch is in flight
 
 
-@fence.agent(name="noack_takes")
-async def noack_takes(stream: faust.StreamT[Any]) -> None:
-    async for _ in stream.noack_take(10, within=0.05):  # type: ignore[attr-defined]
+@fence.agent(name="unacked")
+async def unacked(stream: faust.StreamT[Any]) -> None:
+    async for _ in unacked_batches(stream, 10, within=0.05):
         started["batch"].set()
         await asyncio.Event().wait()
+
+
+BATCH_SIZE = 10
+# What the batching agent below was handed, batch by batch (offsets); reset by each test.
+handed: list[list[int]] = []
+
+
+@fence.agent(name="batches")
+async def batches(stream: faust.StreamT[Any]) -> None:
+    async for events in unacked_batches(stream, BATCH_SIZE, within=30):
+        handed.append([event.message.offset for event in events])
+        await ack_all(stream, events)
 
 
 async def acked_after_a_stop_mid_batch(agent: Any) -> tuple[bool, bool]:
@@ -241,21 +254,70 @@ async def acked_after_a_stop_mid_batch(agent: Any) -> tuple[bool, bool]:
     return in_flight, event.message.acked
 
 
-async def test_noack_take_never_acks_a_batch_cut_short() -> None:
-    assert inspect.isasyncgenfunction(inspect.unwrap(faust.Stream.noack_take)), recheck(
-        "Stream.noack_take is gone or no longer an async generator", "streams.agents.batches"
+def test_the_stream_has_the_private_names_unacked_batches_uses() -> None:
+    where = "streams.agents.batches.unacked_batches"
+    assert parameters(faust.Stream._enable_passive) == ["self", "channel", "declare"], recheck(
+        "Stream._enable_passive(channel) changed", where
     )
-    assert await acked_after_a_stop_mid_batch(noack_takes) == (False, False), recheck(
-        "Stream.noack_take acks its batch by itself now", "streams.agents.batches.unacked_batches"
+    assert "add_to_buffer" in inspect.getsource(faust.Stream.noack_take), recheck(
+        "Stream.noack_take no longer buffers through a processor, the pattern we copy", where
+    )
+    stream = fence.stream(fence.channel())
+    assert isinstance(stream, faust.Stream)
+    assert isinstance(stream._processors, list), recheck(
+        "Stream._processors is no longer the list add_processor appends to", where
+    )
+    for name in ("wait", "wait_for_stopped"):
+        assert inspect.iscoroutinefunction(getattr(stream, name)), recheck(
+            f"Stream.{name} is no longer a coroutine (mode.Service)", where
+        )
+    drain = inspect.getsource(faust.Stream._py_aiter)
+    assert "do_ack = self.enable_acks" in drain, recheck(
+        "the stream no longer reads enable_acks per event to decide whether to ack it", where
+    )
+
+
+async def test_unacked_batches_never_acks_a_batch_cut_short() -> None:
+    assert await acked_after_a_stop_mid_batch(unacked) == (False, False), recheck(
+        "a batch from unacked_batches is acked when a stop closes it mid-batch",
+        "streams.agents.batches.unacked_batches",
     )
 
 
 async def test_take_still_acks_a_batch_cut_short_in_its_finally() -> None:
-    # Why the agents use noack_take: take() acks on close, a lost batch (at most once).
+    # Why the agents batch with unacked_batches: take() acks on close, a lost batch.
     assert await acked_after_a_stop_mid_batch(takes) == (False, True), recheck(
         "Stream.take no longer acks a batch cut short by a stop: the public take_events may do",
-        "whether streams.agents.batches still needs noack_take",
+        "whether streams.agents.batches still needs its own batching",
     )
+
+
+async def test_events_back_to_back_come_in_order_in_batches_of_at_most_size() -> None:
+    handed.clear()
+    count = 3 * BATCH_SIZE + 5
+    async with batches.test_context() as running:
+        # Not waiting for each to be processed: the stream holds them all, as under lag.
+        for _ in range(count):
+            await running.put(b"{}", key=b"42", wait=False)
+
+        async def all_handed() -> bool:
+            return sum(map(len, handed)) >= count
+
+        await async_wait_for(all_handed, timeout=5, interval=0.01, message="every event")
+    assert [offset for batch in handed for offset in batch] == list(range(count))
+    assert all(0 < len(batch) <= BATCH_SIZE for batch in handed), handed
+
+
+async def test_a_lone_event_is_handed_over_without_waiting_for_the_window() -> None:
+    handed.clear()
+    async with batches.test_context() as running:
+        event = await running.put(b"{}", key=b"42")
+
+        async def handed_and_acked() -> bool:
+            return handed == [[event.message.offset]] and event.message.acked
+
+        # Far inside the 30 s window: the batch is cut once the stream is idle.
+        await async_wait_for(handed_and_acked, timeout=3, interval=0.01, message="the batch")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.records import DecodeError
+from streams.agents import pipeline
 from streams.agents.pipeline import (
     Backoff,
     Writer,
@@ -204,22 +205,32 @@ async def test_dead_letter_sends_each_event_with_its_reason_in_order(dead_letter
 
 
 class FakeStream:
-    """Yields the given batches like `noack_take` and records acks."""
+    """Holds the batches `unacked_batches` hands out and records acks."""
 
     def __init__(self, *batches: list[FakeEvent]) -> None:
         self.batches = batches
         self.acked: list[int] = []
-
-    async def noack_take(self, size: int, within: float) -> AsyncIterator[list[FakeEvent]]:
-        for batch in self.batches:
-            yield batch
 
     async def ack(self, done: FakeEvent) -> bool:
         self.acked.append(done.message.offset)
         return True
 
 
-async def test_each_batch_is_acknowledged_only_after_it_was_handled():
+@pytest.fixture
+def fake_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace `unacked_batches` by one yielding a FakeStream's batches, unacked."""
+
+    # Batching itself is tested against a real faust stream in test_faust_internals.py.
+    async def batches(
+        stream: FakeStream, size: int, within: float
+    ) -> AsyncIterator[list[FakeEvent]]:
+        for batch in stream.batches:
+            yield batch
+
+    monkeypatch.setattr(pipeline, "unacked_batches", batches)
+
+
+async def test_each_batch_is_acknowledged_only_after_it_was_handled(fake_batches):
     stream = FakeStream([event(0, b"a"), event(1, b"b")], [event(2, b"c")])
     seen: list[tuple[list[int], list[int]]] = []
 
@@ -231,7 +242,7 @@ async def test_each_batch_is_acknowledged_only_after_it_was_handled():
     assert stream.acked == [0, 1, 2]
 
 
-async def test_a_batch_whose_handling_fails_is_not_acknowledged():
+async def test_a_batch_whose_handling_fails_is_not_acknowledged(fake_batches):
     stream = FakeStream([event(0, b"a")], [event(1, b"b")])
 
     async def handle(events: Sequence[Any]) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from contracts.records import Position, Todo
-from contracts.stores import BUCKET_SIZE, bucket_last_id
+from contracts.stores import BUCKET_SIZE, bucket_last_id, pack, unpack
 from streams.domain import Projection
 from streams.read_model.buckets import by_bucket, merge_bucket
 from streams.read_model.page_cache import RenderedBucket
@@ -52,9 +52,12 @@ def test_a_todo_leaving_owners_is_a_tombstone_at_its_position_in_each_of_their_b
 def test_a_new_bucket_holds_its_todos_in_id_order_in_public_shape():
     merged = merge_bucket(None, {9: _projection(9, 5, "nine"), 3: _projection(3, 5, "three")})
     assert merged is not None
-    assert [t["id"] for t in merged["todos"]] == [3, 9]
-    assert merged["todos"][0] == Todo(3, "three", version=1).to_json()
-    assert merged["positions"] == {
+    # Both lists are stored as one JSON string each, not as BSON arrays and sub-documents.
+    assert isinstance(merged["todos"], str) and isinstance(merged["positions"], str)
+    todos = unpack(merged["todos"])
+    assert [t["id"] for t in todos] == [3, 9]
+    assert todos[0] == Todo(3, "three", version=1).to_json()
+    assert unpack(merged["positions"]) == {
         "3": _projection(3, 5).position.key(),
         "9": _projection(9, 5).position.key(),
     }
@@ -67,15 +70,15 @@ def test_an_entry_moves_only_forward_and_a_replay_changes_nothing():
     assert merge_bucket(first, {3: _projection(3, 9, "older")}) is None
     moved = merge_bucket(first, {3: _projection(3, 9, "older"), 4: _projection(4, 11, "four")})
     assert moved is not None
-    assert [(t["id"], t["title"]) for t in moved["todos"]] == [(3, "new"), (4, "four")]
+    assert [(t["id"], t["title"]) for t in unpack(moved["todos"])] == [(3, "new"), (4, "four")]
 
 
 def test_a_delete_leaves_a_tombstone_that_an_older_create_cannot_undo():
     created = merge_bucket(None, {3: _projection(3, 10), 5: _projection(5, 10)})
     deleted = merge_bucket(created, {3: _projection(3, 20, None)})
     assert deleted is not None
-    assert [t["id"] for t in deleted["todos"]] == [5]
-    assert "3" in deleted["positions"]
+    assert [t["id"] for t in unpack(deleted["todos"])] == [5]
+    assert "3" in unpack(deleted["positions"])
     assert merge_bucket(deleted, {3: _projection(3, 15, "resurrected")}) is None
 
 
@@ -85,7 +88,7 @@ def _ids(bucket: RenderedBucket, positions: list[int]) -> list[int]:
 
 def test_matches_keeps_ids_after_and_the_completed_filter():
     todos: list[dict[str, Any]] = [{"id": i, "completed": i % 2 == 0} for i in (1, 2, 3, 4)]
-    bucket = RenderedBucket.of("7:0", {"todos": todos})
+    bucket = RenderedBucket.of("7:0", {"todos": pack(todos)})
     assert _ids(bucket, bucket.matches(after=1, completed=None)) == [2, 3, 4]
     assert _ids(bucket, bucket.matches(after=0, completed=True)) == [2, 4]
     assert _ids(bucket, bucket.matches(after=2, completed=False)) == [3]
@@ -93,7 +96,7 @@ def test_matches_keeps_ids_after_and_the_completed_filter():
 
 
 def _bucket(*ids: int) -> RenderedBucket:
-    return RenderedBucket.of("7:0", {"todos": [{"id": i, "completed": False} for i in ids]})
+    return RenderedBucket.of("7:0", {"todos": pack([{"id": i, "completed": False} for i in ids])})
 
 
 def test_a_page_with_more_matches_than_its_limit_ends_at_its_last_todo():

@@ -17,10 +17,13 @@ from contracts.stores import (
     READ_MODEL_PAGES,
     UNOWNED_READ_MODEL_DIRECTORY,
     UNOWNED_READ_MODEL_PAGES,
+    UNPACKED_READ_MODEL_DIRECTORY,
+    UNPACKED_READ_MODEL_PAGES,
     bucket_key,
     bucket_of,
     directory_group_key,
     directory_root_key,
+    unpack,
 )
 from streams.domain import Projection, fold_changes
 from streams.read_model import ReadModel
@@ -87,7 +90,7 @@ def _stored(database: FakeDatabase, owner: int = OWNER) -> dict[int, dict[str, A
         t["id"]: t
         for document in database.collections.get(READ_MODEL_PAGES, {}).values()
         if document["owner_id"] == owner
-        for t in document["todos"]
+        for t in unpack(document["todos"])
     }
 
 
@@ -120,12 +123,13 @@ async def test_a_write_lists_the_bucket_root_first_then_group_then_writes_the_bu
         f"{READ_MODEL_PAGES}:{[bucket_key(7, 0), bucket_key(7, bucket_of(big)), bucket_key(8, 0)]}",
     ]
     directory = database.collections[READ_MODEL_DIRECTORY]
-    assert directory[directory_root_key(OWNER)]["groups"] == [0, 1]
-    assert directory[directory_group_key(OWNER, 1)]["buckets"] == [bucket_of(big)]
-    assert directory[directory_group_key(OTHER, 0)]["buckets"] == [0]
+    assert unpack(directory[directory_root_key(OWNER)]["groups"]) == [0, 1]
+    assert unpack(directory[directory_group_key(OWNER, 1)]["buckets"]) == [bucket_of(big)]
+    assert unpack(directory[directory_group_key(OTHER, 0)]["buckets"]) == [0]
     page = database.collections[READ_MODEL_PAGES][bucket_key(OTHER, 0)]
-    assert (page["owner_id"], page["bucket"], [t["id"] for t in page["todos"]]) == (OTHER, 0, [6])
-    assert "owner_id" not in page["todos"][0]  # the public shape, as answered
+    todos = unpack(page["todos"])
+    assert (page["owner_id"], page["bucket"], [t["id"] for t in todos]) == (OTHER, 0, [6])
+    assert "owner_id" not in todos[0]  # the public shape, as answered
 
 
 async def test_with_one_worker_its_cache_spares_the_read_before_each_write(database):
@@ -135,7 +139,8 @@ async def test_with_one_worker_its_cache_spares_the_read_before_each_write(datab
     for lsn in range(2, 6):
         assert await worker.model.write({5: _projection(5, lsn, f"v{lsn}")}) == 1
     assert worker.pages.finds == finds
-    assert database.collections[READ_MODEL_PAGES][bucket_key(OWNER, 0)]["todos"][0]["title"] == "v5"
+    stored = database.collections[READ_MODEL_PAGES][bucket_key(OWNER, 0)]
+    assert unpack(stored["todos"])[0]["title"] == "v5"
     assert database.collections[READ_MODEL_PAGES][bucket_key(OWNER, 0)]["_v"] == 5
 
 
@@ -380,7 +385,12 @@ async def test_another_workers_directory_of_an_owner_is_loaded_on_first_use(data
 
 async def test_the_migration_rebuilds_from_the_table_and_drops_every_earlier_layout(database):
     worker = Worker(database)
-    # issue 11's pages and directory, and the first per-todo collection
+    # the unpacked layout (lists as BSON arrays), issue 11's pages and directory, and the
+    # first per-todo collection
+    unpacked_bucket = {"_id": bucket_key(OWNER, 0), "todos": [], "positions": {}}
+    unpacked_root = {"_id": directory_root_key(OWNER), "groups": [0]}
+    database.collections[UNPACKED_READ_MODEL_PAGES] = {unpacked_bucket["_id"]: unpacked_bucket}
+    database.collections[UNPACKED_READ_MODEL_DIRECTORY] = {unpacked_root["_id"]: unpacked_root}
     database.collections[UNOWNED_READ_MODEL_PAGES] = {0: {"_id": 0, "todos": []}}
     database.collections[UNOWNED_READ_MODEL_DIRECTORY] = {-1: {"_id": -1, "groups": [0]}}
     database.collections[LEGACY_READ_MODEL_COLLECTION] = {1: {"_id": 1}}

@@ -17,7 +17,7 @@ from faust.exceptions import SameNode
 
 import web_read
 import web_read.auth
-from contracts.stores import bucket_of
+from contracts.stores import bucket_of, pack
 from streams.app import app, connections
 from streams.read_model import Page
 from streams.read_model.page_cache import RenderedBucket
@@ -41,13 +41,14 @@ class FakeReadModel:
         self.asked_owners: list[int] = []
 
     def _buckets(self, owner_id: int) -> dict[int, dict[str, Any]]:
-        buckets: dict[int, dict[str, Any]] = {}
+        """The owner's bucket documents as stored: each bucket's todos packed."""
+        listed: dict[int, list[dict[str, Any]]] = {}
         for todo in sorted(self.todos, key=lambda t: t["id"]):
             if todo.get("owner_id", CALLER) != owner_id:
                 continue
             public = {k: v for k, v in todo.items() if k != "owner_id"}
-            buckets.setdefault(bucket_of(todo["id"]), {"todos": []})["todos"].append(public)
-        return buckets
+            listed.setdefault(bucket_of(todo["id"]), []).append(public)
+        return {bucket: {"todos": pack(todos)} for bucket, todos in listed.items()}
 
     async def list_page(
         self,

@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from contracts.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, TITLE_MAX_LENGTH, TODO_ID_MAX
 from contracts.records import Position, Todo
+from contracts.stores import unpack
 from streams.domain import Projection
 from streams.read_model.buckets import merge_bucket
 from web_read.errors import BadRequestError, NotFoundError, UnauthorizedError, error_body
@@ -117,7 +118,7 @@ def test_a_todo_from_the_table_and_one_from_a_mongodb_bucket_match_the_todo_sche
     position = Position(lsn=1, streamed=True, version=2)
     bucket = merge_bucket(None, {42: Projection(todo=_todo(), position=position)})
     assert bucket is not None
-    validator.validate(bucket["todos"][0])
+    validator.validate(unpack(bucket["todos"])[0])
 
 
 def test_the_todo_schema_bounds_the_title_by_the_contract():
