@@ -38,7 +38,7 @@ SUPERSEDED_READ_MODEL_COLLECTIONS = (
 # stored as one JSON string each: FerretDB 1.24 converts every value of a document between
 # BSON and its PostgreSQL form on each read and write, so a bucket of 128 todos as
 # sub-documents costs several times the same content as one string (see
-# docs/decisions/read-model-pages.md). Only `_id` and `_v` are ever queried.
+# docs/decisions/packed-documents.md). Only `_id` and `_v` are ever queried.
 def pack(value: Any) -> str:
     """Return the JSON text a read model document stores for a list or mapping."""
     return orjson.dumps(value).decode()
