@@ -12,6 +12,8 @@ from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
 from bench.paths import _lag_growing
 from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot
+from bench.reads import wait_projected
+from bench.seed import seed_to
 from bench.write_api_counts import scrape_write_counts
 from contracts import topics
 
@@ -29,6 +31,8 @@ def soak_path(bench: Bench) -> dict[str, Any]:
     duration_s = sizes.soak_minutes * 60.0
     warmup_s = min(sizes.soak_warmup_minutes * 60.0, duration_s / 3)
     bench.refresh_services()
+    seeded = seed_to(bench.stack.postgres.conninfo, sizes.soak_seed_todos, bench.user.user_id)
+    wait_projected(bench, seeded.last_id, timeout_s=600.0)
     bench.quiesce()
     followers = follow_logs(bench.stack.state_dir / "logs")
     user = bench.user
@@ -64,6 +68,7 @@ def soak_path(bench: Bench) -> dict[str, Any]:
             "sample_s": sizes.soak_sample_s,
             "rate": sizes.soak_rate,
             "mix": list(sizes.soak_mix),
+            "seed_todos": sizes.soak_seed_todos,
             "read_rate": sizes.soak_read_rate,
             "load": load,
             "samples": samples,
@@ -192,7 +197,8 @@ def soak_table(result: dict[str, Any]) -> str:
     minutes = result.get("duration_s", 0) / 60
     lines = [
         f"soak: {minutes:.0f} min at {result.get('rate')} writes/s"
-        f" (mix create/update/delete {'/'.join(str(m) for m in result.get('mix', []))}),"
+        f" (mix create/update/delete {'/'.join(str(m) for m in result.get('mix', []))}"
+        f" on {result.get('seed_todos', 0):,} seeded todos),"
         f" {result.get('read_rate')} reads/s, sampled every {result.get('sample_s')} s,"
         f" warm-up {result.get('warmup_s', 0) / 60:.1f} min",
         "",
