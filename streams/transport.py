@@ -3,8 +3,9 @@
 faust-streaming 0.15.3 can commit over the one unacked message at the committed offset (its
 issue #606) and drops messages on the way to the agent around a rebalance or recovery. This
 consumer commits an offset only once every message from the committed one up to it is acked,
-and reads skipped offsets, or a partition held too long, again. The rule, its evidence and the
-private faust API it rests on: docs/decisions/consumer-commit-rule.md.
+and reads skipped offsets, or a partition held too long, again; while Kafka is down nothing is
+held or read again. The rule, its evidence and the private faust API it rests on:
+docs/decisions/consumer-commit-rule.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
 
+from streams.monitoring import dependencies
+
 #: How long a commit may wait on one message before its partition is read again from there:
 #: far above a batch's processing time, so only a message nothing will ever ack gets there.
 RESEEK_AFTER_SECONDS = 30.0
@@ -26,6 +29,13 @@ RESEEK_AFTER_SECONDS = 30.0
 #: (or a fetch that never resumed after a Kafka outage) gets there; a re-read of messages
 #: merely still queued costs a duplicate, which the agents' idempotent effects absorb.
 IDLE_RESEEK_AFTER_SECONDS = 10.0
+#: The dependency watch's name for the broker.
+KAFKA = "kafka"
+
+
+def kafka_is_down() -> bool:
+    """Whether the worker's dependency watch sees Kafka down."""
+    return dependencies.watch.is_down(KAFKA)
 
 
 def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | None:
@@ -47,6 +57,7 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
     """Commits an offset only when every message before it, from the committed one, is acked."""
 
     clock: Callable[[], float] = staticmethod(time.monotonic)
+    kafka_down: Callable[[], bool] = staticmethod(kafka_is_down)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,6 +112,11 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         after: float = RESEEK_AFTER_SECONDS,
     ) -> None:
         """Note that `tp` waits on the message at `committed`; re-read it after `after` s."""
+        if self.kafka_down():
+            # Nothing can ack or be fetched without the broker, and a seek cannot reach it:
+            # the hold starts over once Kafka is back, so only a wait with Kafka up counts.
+            self._held.pop(tp, None)
+            return
         now = self.clock()
         held_offset, since = self._held.setdefault(tp, (committed, now))
         if held_offset != committed:

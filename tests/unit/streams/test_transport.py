@@ -10,10 +10,14 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP
 
 from streams.app import app
+from streams.monitoring import dependencies
+from streams.monitoring.dependencies import DependencyWatch
 from streams.transport import (
     IDLE_RESEEK_AFTER_SECONDS,
+    KAFKA,
     RESEEK_AFTER_SECONDS,
     AtLeastOnceConsumer,
+    kafka_is_down,
     next_commit_offset,
 )
 from tests.support.clock import Clock
@@ -80,8 +84,26 @@ def test_consumer_keeps_acks_after_a_hole_for_the_next_commit(
     assert consumer._acked_index[TODOS_3] == {13, 14}
 
 
+class Kafka:
+    """Whether Kafka is down, as the consumer asks it: set by hand, up to begin with."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def __call__(self) -> bool:
+        return self.down
+
+
 @pytest.fixture
-def clock(consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch) -> Clock:
+def kafka(consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch) -> Kafka:
+    """The consumer's view of Kafka, so no test depends on the worker's dependency watch."""
+    fake = Kafka()
+    monkeypatch.setattr(consumer, "kafka_down", fake)
+    return fake
+
+
+@pytest.fixture
+def clock(consumer: AtLeastOnceConsumer, kafka: Kafka, monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The consumer's clock, moved by hand."""
     fake = Clock()
     monkeypatch.setattr(consumer, "clock", fake)
@@ -198,6 +220,51 @@ async def test_a_failed_reseek_is_logged_not_raised(
     assert results == [None]
 
 
+async def test_while_kafka_is_down_a_held_commit_is_not_read_again(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    kafka: Kafka,
+    seeks: list[tuple[TP, int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    consumer._committed_offset[TODOS_3] = 362
+    acknowledge(consumer, 363, 364)
+    assert consumer._new_offset(TODOS_3) is None
+    clock.now += RESEEK_AFTER_SECONDS - 1
+
+    kafka.down = True
+    for _ in range(3):
+        assert consumer._new_offset(TODOS_3) is None
+        clock.now += RESEEK_AFTER_SECONDS
+    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
+    assert "Reading" not in caplog.text
+
+    # Back: the hold starts over, and only a full delay with Kafka up reads it again.
+    kafka.down = False
+    assert consumer._new_offset(TODOS_3) is None
+    clock.now += RESEEK_AFTER_SECONDS - 1
+    assert consumer._new_offset(TODOS_3) is None
+    assert not consumer._reseeks and seeks == []
+    clock.now += 1
+    assert consumer._new_offset(TODOS_3) is None
+    await asyncio.gather(*consumer._reseeks)
+    assert seeks == [(TODOS_3, 362)]
+
+
+def test_the_consumer_asks_the_dependency_watch_whether_kafka_is_down(
+    consumer: AtLeastOnceConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch = DependencyWatch(dependencies.DEPENDENCIES)
+    monkeypatch.setattr(dependencies, "watch", watch)
+    assert AtLeastOnceConsumer.kafka_down is kafka_is_down
+    assert not kafka_is_down()
+    for _ in range(dependencies.DOWN_AFTER):
+        watch.failed(KAFKA, "ConnectionRefusedError: refused")
+    assert kafka_is_down()
+    watch.answered(KAFKA, 0.01)
+    assert not kafka_is_down()
+
+
 class InFlight:
     """A message an agent holds, as far as `_unacked_messages` tells."""
 
@@ -236,6 +303,41 @@ async def test_lag_nothing_works_on_is_read_again_from_the_committed_offset(
     assert not consumer._reseeks and seeks == []
     # Lag with nothing in an agent is mostly messages still queued for it: not worth a line.
     assert "Holding" not in caplog.text
+    clock.now += 1
+    lag_check(44)
+    await asyncio.gather(*consumer._reseeks)
+    assert seeks == [(TODOS_3, 40)]
+    assert "Reading" in caplog.text
+
+
+async def test_while_kafka_is_down_lag_is_not_held_nor_read_again(
+    consumer: AtLeastOnceConsumer,
+    clock: Clock,
+    kafka: Kafka,
+    seeks: list[tuple[TP, int]],
+    lag_check: Callable[[int | None], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The outage that fired the rule every check for every partition: the broker is gone,
+    # not the messages, and a seek cannot reach it.
+    caplog.set_level("INFO")
+    consumer._committed_offset[TODOS_3] = 40
+    lag_check(44)
+    clock.now += IDLE_RESEEK_AFTER_SECONDS - 1
+
+    kafka.down = True
+    for _ in range(3):
+        lag_check(44)
+        clock.now += RESEEK_AFTER_SECONDS
+    assert not consumer._reseeks and seeks == [] and TODOS_3 not in consumer._held
+    assert "Reading" not in caplog.text
+
+    # Back: the hold starts over, and only a full delay with Kafka up reads it again.
+    kafka.down = False
+    lag_check(44)
+    clock.now += IDLE_RESEEK_AFTER_SECONDS - 1
+    lag_check(44)
+    assert not consumer._reseeks and seeks == []
     clock.now += 1
     lag_check(44)
     await asyncio.gather(*consumer._reseeks)
