@@ -339,7 +339,13 @@ def outages_path(bench: Bench) -> dict[str, Any]:
     """Every selected fault at every selected outage length, one after another."""
     sizes = bench.sizes
     plan = outage_plan(sizes.outage_faults, sizes.outage_seconds)
-    runs = [outage_run(bench, fault, seconds) for fault, seconds in plan]
+    runs = []
+    for fault, seconds in plan:
+        try:
+            runs.append(outage_run(bench, fault, seconds))
+        finally:
+            # The admin client lived through the outage; the next run's quiesce gets a new one.
+            bench.renew_kafka()
     return {"rate": sizes.outage_rate, "late_s": LATE_S, "runs": runs}
 
 

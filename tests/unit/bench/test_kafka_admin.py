@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from bench import kafka_tools
+from bench import kafka_tools, outages
+from bench.context import Bench
 from bench.kafka_tools import ADMIN_TIMEOUT_S, FUTURE_MARGIN_S, Kafka
 from contracts import topics
 
@@ -72,3 +74,62 @@ def test_every_admin_call_of_a_lag_reading_has_a_bounded_timeout(kafka, group):
     assert ("list_consumer_groups" in called) == (group is None)
     for name, timeout in admin.timeouts:
         assert timeout is not None and 0 < timeout <= ADMIN_TIMEOUT_S, name
+
+
+@dataclass
+class FakeBench:
+    """What outages_path touches: the sizes and the admin client it renews."""
+
+    sizes: Any
+    kafka: object = field(default_factory=object)
+    events: list[str] = field(default_factory=list)
+
+    def renew_kafka(self) -> None:
+        self.events.append("renew")
+        self.kafka = object()
+
+
+def fake_bench() -> FakeBench:
+    sizes = SimpleNamespace(
+        outage_faults=("kafka:60", "postgres:30"), outage_seconds=(), outage_rate=5
+    )
+    return FakeBench(sizes)
+
+
+def test_the_outages_path_asks_for_a_fresh_admin_client_after_each_run(monkeypatch):
+    bench = fake_bench()
+    clients: list[object] = []
+
+    def run(bench: FakeBench, fault: str, seconds: float) -> dict[str, Any]:
+        clients.append(bench.kafka)
+        bench.events.append(f"run {fault}")
+        return {"fault": fault}
+
+    monkeypatch.setattr(outages, "outage_run", run)
+    result = outages.outages_path(bench)
+    assert [r["fault"] for r in result["runs"]] == ["kafka", "postgres"]
+    assert bench.events == ["run kafka", "renew", "run postgres", "renew"]
+    assert len({id(c) for c in [*clients, bench.kafka]}) == 3
+
+
+def test_a_failed_outage_run_still_leaves_a_fresh_admin_client(monkeypatch):
+    bench = fake_bench()
+
+    def run(bench: FakeBench, fault: str, seconds: float) -> dict[str, Any]:
+        raise RuntimeError("the stack did not come back")
+
+    monkeypatch.setattr(outages, "outage_run", run)
+    with pytest.raises(RuntimeError):
+        outages.outages_path(bench)
+    assert bench.events == ["renew"]
+
+
+def test_renewing_replaces_the_bench_kafka_client(monkeypatch):
+    monkeypatch.setattr(kafka_tools, "AdminClient", FakeAdmin)
+    bench = Bench.__new__(Bench)
+    bench.stack = SimpleNamespace(kafka="127.0.0.1:9")
+    bench.kafka = old = Kafka("127.0.0.1:9")
+    bench.renew_kafka()
+    assert isinstance(bench.kafka, Kafka) and bench.kafka is not old
+    assert bench.kafka.admin is not old.admin
+    assert bench.kafka.bootstrap == "127.0.0.1:9"
