@@ -52,6 +52,12 @@ class Bench:
             log.info("bench user %s (id %d)", self._user.username, self._user.user_id)
         return self._user
 
+    def renew_kafka(self) -> None:
+        """Replace the Kafka admin client with a fresh one and drop the old."""
+        # librdkafka can abort the whole process in an admin client that lived through a broker
+        # outage with requests in flight (confluentinc/librdkafka#4605, `eonce->refcnt > 0`).
+        self.kafka = Kafka(self.stack.kafka)
+
     def refresh_services(self) -> None:
         """Find (again) each service's process tree from its listening port."""
         self.services = services_by_port(self.stack.ports)

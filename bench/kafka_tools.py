@@ -11,10 +11,16 @@ from compose.polling import wait_until
 
 # Consumer groups the bench itself creates: never counted as the pipeline's lag.
 BENCH_GROUP_PREFIX = "bench-"
+# Every admin call gives up within this (librdkafka's default is socket.timeout.ms, 60 s), also
+# while a broker is away; waiting on a call's future is bounded by the same plus
+# FUTURE_MARGIN_S, in case its answer never comes.
+ADMIN_TIMEOUT_S = 10.0
+TOPIC_CREATE_TIMEOUT_S = 30.0
+FUTURE_MARGIN_S = 5.0
 
 
 class Kafka:
-    """A thin admin view of the stack's broker."""
+    """A thin admin view of the stack's broker; every call bounded by ADMIN_TIMEOUT_S."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -22,21 +28,23 @@ class Kafka:
 
     def ensure_topic(self, name: str, partitions: int) -> None:
         """Create `name` with `partitions` partitions unless it exists."""
-        if name in self.admin.list_topics(timeout=10).topics:
+        if name in self.admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics:
             return
         futures = self.admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+            [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+            operation_timeout=TOPIC_CREATE_TIMEOUT_S,
+            request_timeout=TOPIC_CREATE_TIMEOUT_S,
         )
         for fut in futures.values():
             try:
-                fut.result(timeout=30)
+                fut.result(timeout=TOPIC_CREATE_TIMEOUT_S + FUTURE_MARGIN_S)
             except Exception as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
 
     def partitions(self, topic: str) -> list[int]:
         """Partition numbers of `topic` (empty when it does not exist)."""
-        meta = self.admin.list_topics(topic=topic, timeout=10).topics.get(topic)
+        meta = self.admin.list_topics(topic=topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
         if meta is None or meta.error is not None:
             return []
         return sorted(meta.partitions)
@@ -54,8 +62,9 @@ class Kafka:
         if not parts:
             return {}
         request = {TopicPartition(topic, p): spec for p in parts}
-        result = self.admin.list_offsets(request, request_timeout=10)
-        return {tp.partition: fut.result().offset for tp, fut in result.items()}
+        result = self.admin.list_offsets(request, request_timeout=ADMIN_TIMEOUT_S)
+        wait = ADMIN_TIMEOUT_S + FUTURE_MARGIN_S
+        return {tp.partition: fut.result(timeout=wait).offset for tp, fut in result.items()}
 
     def message_count(self, topic: str) -> int:
         """Records currently held by `topic` (end minus start offsets, summed)."""
@@ -70,18 +79,20 @@ class Kafka:
         if group is not None:
             gids = [group]
         else:
-            listing = self.admin.list_consumer_groups(request_timeout=10).result()
+            listing = self.admin.list_consumer_groups(request_timeout=ADMIN_TIMEOUT_S).result(
+                timeout=ADMIN_TIMEOUT_S + FUTURE_MARGIN_S
+            )
             gids = [g.group_id for g in listing.valid]
         found: dict[str, dict[str, dict[int, int]]] = {}
         for gid in gids:
             if group is None and gid.startswith(BENCH_GROUP_PREFIX):
                 continue
             futures = self.admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(gid)], request_timeout=10
+                [ConsumerGroupTopicPartitions(gid)], request_timeout=ADMIN_TIMEOUT_S
             )
             for fut in futures.values():
                 try:
-                    res = fut.result()
+                    res = fut.result(timeout=ADMIN_TIMEOUT_S + FUTURE_MARGIN_S)
                 except Exception:  # a group being deleted or rebalancing: skip this reading
                     res = None
                 for tp in (res.topic_partitions if res is not None else None) or []:

@@ -75,6 +75,24 @@ def read_recovery_s(
     return round(max(late) - back_at, 1) if late else 0.0
 
 
+def refusals_after_return_s(
+    last_by_dependency: Mapping[str, float], back_at: float
+) -> dict[str, float]:
+    """Seconds from `back_at` to each dependency's last 503 (negative: before the return)."""
+    return {name: round(at - back_at, 1) for name, at in sorted(last_by_dependency.items())}
+
+
+def refused_by_text(counts: Mapping[str, int]) -> str:
+    """`kafka 120, postgres 3`: 503s per dependency, most first; `-` when none."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{name} {count}" for name, count in ordered) or "-"
+
+
+def last_refusal_text(after_return_s: Mapping[str, float]) -> str:
+    """`kafka 49.6, postgres -2.0`: seconds from the return to each dependency's last 503."""
+    return ", ".join(f"{name} {s:.1f}" for name, s in sorted(after_return_s.items())) or "-"
+
+
 def doubled(rows_by_title: Mapping[str, int], accepted_by_title: Mapping[str, int]) -> int:
     """Rows beyond one per scheduled write (a write applied twice, or retried after a lost 202)."""
     return sum(
@@ -278,6 +296,10 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
         "start_to_ready_s": round(back_at - start_called_at, 1),
         "writes_accepted": load["accepted"],
         "writes_refused_503": load["refused_503"],
+        "refused_by_dependency": load["refused_by_dependency"],
+        "last_refusal_after_return_s": refusals_after_return_s(
+            load["last_refusal_by_dependency"], back_at
+        ),
         "connection_errors": load["connection_errors"] + load["timeouts"],
         "given_up": load["given_up"],
         "failed_other_status": load["failed_other_status"],
@@ -317,7 +339,13 @@ def outages_path(bench: Bench) -> dict[str, Any]:
     """Every selected fault at every selected outage length, one after another."""
     sizes = bench.sizes
     plan = outage_plan(sizes.outage_faults, sizes.outage_seconds)
-    runs = [outage_run(bench, fault, seconds) for fault, seconds in plan]
+    runs = []
+    for fault, seconds in plan:
+        try:
+            runs.append(outage_run(bench, fault, seconds))
+        finally:
+            # The admin client lived through the outage; the next run's quiesce gets a new one.
+            bench.renew_kafka()
     return {"rate": sizes.outage_rate, "late_s": LATE_S, "runs": runs}
 
 
@@ -325,11 +353,13 @@ def outages_table(result: dict[str, Any]) -> str:
     """The outages' figures as Markdown, one row per fault and length."""
     lines = [
         f"outages: creates at {result.get('rate')}/s, 503s retried after Retry-After;"
-        " recovery counted from every stopped service ready again",
+        " recovery counted from every stopped service ready again; last 503 in s after the return"
+        " (negative: before it)",
         "",
-        "| fault | outage s | writes accepted | refused (503 / errors) | recovery s (writes)"
-        " | recovery s (read side) | lost | doubled | worker ERROR lines | all ERROR lines |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| fault | outage s | writes accepted | refused (503 / errors) | refused by | last 503 s"
+        " | recovery s (writes) | recovery s (read side) | lost | doubled | worker ERROR lines"
+        " | all ERROR lines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result.get("runs", []):
         errors = run["error_lines"]
@@ -337,9 +367,12 @@ def outages_table(result: dict[str, Any]) -> str:
         def shown(value: float | None) -> str:
             return "never" if value is None else f"{value:.1f}"
 
+        # A results file saved without the refusal figures shows `-` in their columns.
         lines.append(
             f"| {run['fault']} | {run['outage_s']:.0f} | {run['writes_accepted']}"
             f" | {run['writes_refused_503']} / {run['connection_errors']}"
+            f" | {refused_by_text(run.get('refused_by_dependency', {}))}"
+            f" | {last_refusal_text(run.get('last_refusal_after_return_s', {}))}"
             f" | {shown(run['recovery_writes_s'])} | {shown(run['recovery_read_s'])}"
             f" | {run['lost']} | {max(run['doubled_pg'], run['doubled_mongo'])}"
             f" | {errors.get('streams', 0)} | {sum(errors.values())} |"

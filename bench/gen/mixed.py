@@ -4,11 +4,12 @@ Writes are scheduled at t0 + i/rate whatever the answers do (open loop). Each wr
 drawn from the configured mix; updates and deletes act on todos this run created and has not
 deleted. Reads (by id of a created todo, and the list's first page) run at their own rate.
 With `retry_for_s` a refused write (503, a connection error or a timeout) is sent again after the
-answer's Retry-After; without it, it is counted and dropped. Scheduling stops after
-`duration_s` or as soon as `stop_file` exists. Every accepted write is appended to
-`accepted_log` (one JSON line, flushed) so the harness can follow them during the run. With
-`idempotency_keys` each create carries an Idempotency-Key (its title), as a retrying client
-should.
+answer's Retry-After; without it, it is counted and dropped. A 503 is also counted under each
+dependency its error envelope names (the keys of `errors`), with the time of the last.
+Scheduling stops after `duration_s` or as soon as `stop_file` exists. Every accepted write is
+appended to `accepted_log` (one JSON line, flushed) so the harness can follow them during the
+run. With `idempotency_keys` each create carries an Idempotency-Key (its title), as a retrying
+client should.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ USERNAME_VARIABLE = "BENCH_USERNAME"
 PASSWORD_VARIABLE = "BENCH_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 USER_ID_VARIABLE = "BENCH_USER_ID"
 OPERATIONS = ("create", "update", "delete")
+# Where a 503 is counted when its body names no dependency (not JSON, not the envelope).
+UNKNOWN_DEPENDENCY = "unknown"
 
 
 def generator_env(user: BenchUser) -> dict[str, str]:
@@ -57,6 +60,18 @@ def retry_after_s(header: str | None, default: float = 1.0) -> float:
         return max(0.0, float(header)) if header is not None else default
     except ValueError:
         return default
+
+
+def refusing_dependencies(payload: bytes) -> list[str]:
+    """The dependencies a 503's error envelope names in `errors`, else [UNKNOWN_DEPENDENCY]."""
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return [UNKNOWN_DEPENDENCY]
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        return [UNKNOWN_DEPENDENCY]
+    return sorted(str(name) for name in errors)
 
 
 class Credentials:
@@ -110,6 +125,8 @@ class Run:
         self.by_operation = dict.fromkeys(OPERATIONS, 0)
         self.reads = {"by_id_200": 0, "by_id_404": 0, "list_200": 0, "failed": 0, "errors": 0}
         self.refusal_times: list[float] = []  # wall-clock s of each refusal (503/error)
+        self.refused_by_dependency: dict[str, int] = {}
+        self.last_refusal_by_dependency: dict[str, float] = {}  # wall-clock s
         self.accept_times: list[float] = []  # wall-clock s of each 202
         self.write_latency: list[float] = []
         self.lateness: list[float] = []
@@ -127,6 +144,13 @@ class Run:
             self.live.pop()
             self.live_set.discard(todo_id)
         return todo_id
+
+    def refused(self, payload: bytes, at: float) -> None:
+        """Count a 503 under each dependency its body names, at wall-clock time `at`."""
+        self.counts["refused_503"] += 1
+        for name in refusing_dependencies(payload):
+            self.refused_by_dependency[name] = self.refused_by_dependency.get(name, 0) + 1
+            self.last_refusal_by_dependency[name] = at
 
     def accepted(self, operation: str, todo_id: int, title: str, at: float) -> None:
         """Count a 202 and log it for the harness."""
@@ -187,7 +211,7 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
             run.accepted(operation, int(data.get("id") or todo_id or 0), title, at)
             return
         if status == 503:
-            run.counts["refused_503"] += 1
+            run.refused(payload, at)
         elif status != -1:
             # A 4xx/5xx other than 503 is not retried: it would fail the same way again.
             run.counts["failed_other_status"] += 1
@@ -296,6 +320,10 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         "schedule_lateness_p99_ms": round(lateness[int(0.99 * (len(lateness) - 1))] * 1000, 2)
         if lateness
         else None,
+        "refused_by_dependency": run_state.refused_by_dependency,
+        "last_refusal_by_dependency": {
+            name: round(at, 3) for name, at in run_state.last_refusal_by_dependency.items()
+        },
         "refusal_times": run_state.refusal_times if cfg.get("keep_times") else [],
         "accept_times": run_state.accept_times if cfg.get("keep_times") else [],
         "wall_s": round(now() - _STARTED, 3),

@@ -20,6 +20,7 @@ from rest_framework.views import set_rollback
 from cud_api.core import dependency_link
 from cud_api.core.exceptions import ApplicationError, ConflictError, DependencyUnavailableError
 from cud_api.core.responses import error_body
+from cud_api.metrics.registry import REFUSAL_REASONS, write_refused
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +79,57 @@ def _authentication_failure(
     return _envelope(exc.status_code, message, {field: [message]}, headers)
 
 
+# librdkafka's error names (the producer's reasons are "delivery_" + one) meaning no broker
+# could be reached, as opposed to a broker that answered with an error.
+_KAFKA_UNREACHABLE = {"delivery_transport", "delivery_all_brokers_down", "delivery_resolve"}
+# SQLSTATEs of a statement cancelled by statement_timeout or lock_timeout.
+_PG_TIMEOUT_STATES = {"57014", "55P03"}
+
+
+def kafka_refusal_reason(reason: str) -> str:
+    """Fold a Kafka refusal's reason (the producer's finer names) into the counter's fixed set."""
+    if reason in REFUSAL_REASONS:
+        return reason
+    if reason == "produce_error":
+        return "produce_failed"
+    if reason == "no_delivery_report" or reason.endswith(("timed_out", "timed_out_queue")):
+        return "timeout"
+    if reason in _KAFKA_UNREACHABLE:
+        return "unreachable"
+    if reason.startswith("delivery_"):
+        return "produce_failed"
+    return "unavailable"
+
+
+def postgres_refusal_reason(exc: OperationalError | InterfaceError) -> str:
+    """Why PostgreSQL failed, from the exception class and the driver's SQLSTATE (not its text)."""
+    if isinstance(exc, InterfaceError):
+        return "connection_lost"  # a connection closed under Django (the server restarted)
+    sqlstate = None
+    cause: BaseException | None = exc
+    while cause is not None and sqlstate is None:
+        sqlstate = getattr(cause, "sqlstate", None)
+        cause = cause.__cause__
+    if sqlstate is None or sqlstate.startswith(("08", "57P")):
+        # No SQLSTATE: psycopg could not connect or lost the connection; class 08 is a
+        # connection exception, 57P a server shutting down or starting up.
+        return "unreachable"
+    return "timeout" if sqlstate in _PG_TIMEOUT_STATES else "unavailable"
+
+
+def _count_refusal(dependency: str, reason: str) -> None:
+    if settings.METRICS_ON:
+        write_refused(dependency, reason)
+
+
 def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Map any exception raised in a view to the error envelope; log the unexpected ones."""
     if isinstance(exc, ApplicationError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, ConflictError) else None
         return _envelope(exc.status_code, exc.message, exc.extra, headers)
     if isinstance(exc, DependencyUnavailableError):
+        reason = kafka_refusal_reason(exc.reason) if exc.dependency == "kafka" else exc.reason
+        _count_refusal(exc.dependency, reason)
         return _envelope(
             503,
             exc.message,
@@ -94,6 +140,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         # Connection loss or timeout talking to PostgreSQL: a dependency outage, not a bug,
         # logged once when it begins (and once when a connection is made again).
         dependency_link.POSTGRES.failed(str(exc).strip() or exc.__class__.__name__)
+        _count_refusal("postgres", postgres_refusal_reason(exc))
         return _envelope(
             503,
             "PostgreSQL is unavailable; nothing was queued. Retry later.",

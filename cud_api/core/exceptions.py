@@ -46,8 +46,12 @@ class DependencyUnavailableError(Exception):
 
     status_code = 503
 
-    def __init__(self, dependency: str, message: str, detail: str = "") -> None:
+    def __init__(
+        self, dependency: str, message: str, detail: str = "", reason: str = "unavailable"
+    ) -> None:
         super().__init__(message)
         self.dependency = dependency
         self.message = message
         self.detail = detail
+        # Why, as a short fixed name (a metrics label), never the dependency's own error text.
+        self.reason = reason

@@ -58,6 +58,29 @@ PRODUCE_FAILURES = Counter(
     "Commands not acknowledged (answered 503), by reason.",
     ("reason",),
 )
+# Label values of WRITE_REFUSALS: fixed sets, so a new error text never makes a new series.
+REFUSAL_DEPENDENCIES = ("kafka", "postgres", "other")
+REFUSAL_REASONS = (
+    "unreachable",
+    "timeout",
+    "queue_full",
+    "produce_failed",
+    "connection_lost",
+    "unavailable",
+)
+WRITE_REFUSALS = Counter(
+    "cud_api_write_refusals",
+    "Requests answered 503, by the dependency that could not do its part and why.",
+    ("dependency", "reason"),
+)
+
+
+def write_refused(dependency: str, reason: str) -> None:
+    """Count one 503; a dependency or reason outside the fixed sets counts as other/unavailable."""
+    WRITE_REFUSALS.labels(
+        dependency if dependency in REFUSAL_DEPENDENCIES else "other",
+        reason if reason in REFUSAL_REASONS else "unavailable",
+    ).inc()
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bench.outages import LATE_S, doubled, outage_plan, read_recovery_s, write_recovery_s
+from typing import Any
+
+from bench.outages import (
+    LATE_S,
+    doubled,
+    outage_plan,
+    outages_table,
+    read_recovery_s,
+    refusals_after_return_s,
+    write_recovery_s,
+)
 
 
 def test_write_recovery_is_the_first_accept_after_the_last_refusal_past_the_return() -> None:
@@ -49,3 +59,56 @@ def test_the_plan_runs_each_fault_at_each_length_or_at_its_own() -> None:
         ("ferretdb", 10.0),
         ("ferretdb", 20.0),
     ]
+
+
+def test_each_dependencys_last_refusal_is_counted_from_the_return() -> None:
+    last = {"postgres": 128.0, "kafka": 179.64}
+    assert refusals_after_return_s(last, back_at=130.0) == {"kafka": 49.6, "postgres": -2.0}
+    assert refusals_after_return_s({}, back_at=130.0) == {}
+
+
+def outage_result(**overrides: Any) -> dict[str, Any]:
+    """One run's figures as outage_run returns them."""
+    return {
+        "fault": "kafka",
+        "outage_s": 60.0,
+        "writes_accepted": 900,
+        "writes_refused_503": 123,
+        "refused_by_dependency": {"postgres": 3, "kafka": 120},
+        "last_refusal_after_return_s": {"postgres": -2.0, "kafka": 49.6},
+        "connection_errors": 4,
+        "recovery_writes_s": 50.1,
+        "recovery_read_s": None,
+        "lost": 0,
+        "doubled_pg": 0,
+        "doubled_mongo": 1,
+        "error_lines": {"streams": 2, "connect": 5},
+        **overrides,
+    }
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    """The table's header and body rows, cell by cell (the separator row left out)."""
+    rows = [line for line in outages_table(result).splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_the_table_shows_what_refused_the_writes_and_when_it_last_did() -> None:
+    header, row = table_rows({"rate": 10, "runs": [outage_result()]})
+    cells = dict(zip(header, row, strict=True))
+    assert cells["refused (503 / errors)"] == "123 / 4"
+    assert cells["refused by"] == "kafka 120, postgres 3"
+    assert cells["last 503 s"] == "kafka 49.6, postgres -2.0"
+    assert cells["recovery s (writes)"] == "50.1"
+    assert cells["recovery s (read side)"] == "never"
+    assert cells["all ERROR lines"] == "7"
+
+
+def test_a_run_without_refusals_shows_a_dash_in_their_columns() -> None:
+    quiet = outage_result(refused_by_dependency={}, last_refusal_after_return_s={})
+    saved_before = outage_result()
+    del saved_before["refused_by_dependency"], saved_before["last_refusal_after_return_s"]
+    header, *rows = table_rows({"rate": 10, "runs": [quiet, saved_before]})
+    for row in rows:
+        cells = dict(zip(header, row, strict=True))
+        assert (cells["refused by"], cells["last 503 s"]) == ("-", "-")

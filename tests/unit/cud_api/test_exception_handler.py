@@ -1,10 +1,16 @@
 """The one DRF exception handler maps every exception to the error envelope."""
 
+import itertools
+
+import psycopg
 import pytest
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.test import override_settings
+from prometheus_client import REGISTRY
+from psycopg import errors as pg_errors
 from rest_framework import exceptions
 
 from cud_api.core.exception_handlers import envelope_exception_handler
@@ -15,6 +21,8 @@ from cud_api.core.exceptions import (
     NotFoundError,
     UnprocessableError,
 )
+from cud_api.metrics.registry import REFUSAL_DEPENDENCIES, REFUSAL_REASONS
+from cud_api.todos.commands import ProduceFailedError
 
 
 def handle(exc):
@@ -86,3 +94,86 @@ def test_method_not_allowed_message_names_the_method():
     assert handle(exceptions.MethodNotAllowed("PATCH")).data["message"] == (
         'Method "PATCH" not allowed.'
     )
+
+
+# The refusals counter -------------------------------------------------------------------------
+
+REFUSALS = "cud_api_write_refusals_total"
+
+
+def refusals(dependency: str, reason: str) -> float:
+    return REGISTRY.get_sample_value(REFUSALS, {"dependency": dependency, "reason": reason}) or 0.0
+
+
+def all_refusals() -> float:
+    """The counter summed over every label value it may take."""
+    return sum(refusals(d, r) for d, r in itertools.product(REFUSAL_DEPENDENCIES, REFUSAL_REASONS))
+
+
+def kafka_refused(reason: str) -> ProduceFailedError:
+    return ProduceFailedError(reason, "kafka", "Kafka is not accepting commands right now.", "x")
+
+
+def postgres_failed(cause: BaseException) -> OperationalError:
+    """Django's OperationalError around a driver error, as Django's wrapper raises it."""
+    exc = OperationalError(str(cause))
+    exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "dependency", "reason"),
+    [
+        (DependencyUnavailableError("kafka", "down"), "kafka", "unavailable"),
+        (kafka_refused("queue_full"), "kafka", "queue_full"),
+        (kafka_refused("produce_error"), "kafka", "produce_failed"),
+        (kafka_refused("no_delivery_report"), "kafka", "timeout"),
+        (kafka_refused("delivery_msg_timed_out"), "kafka", "timeout"),
+        (kafka_refused("delivery_all_brokers_down"), "kafka", "unreachable"),
+        (kafka_refused("delivery_not_enough_replicas"), "kafka", "produce_failed"),
+        (DependencyUnavailableError("postgres", "slow", reason="timeout"), "postgres", "timeout"),
+        (InterfaceError("connection already closed"), "postgres", "connection_lost"),
+        (OperationalError("connection refused"), "postgres", "unreachable"),
+        (postgres_failed(psycopg.OperationalError("server closed")), "postgres", "unreachable"),
+        (postgres_failed(pg_errors.AdminShutdown("terminating")), "postgres", "unreachable"),
+        (postgres_failed(pg_errors.QueryCanceled("statement timeout")), "postgres", "timeout"),
+        (postgres_failed(pg_errors.TooManyConnections("too many")), "postgres", "unavailable"),
+        # Re-raised by the id block over the first failure (cud_api.todos.ids).
+        (
+            postgres_failed(postgres_failed(pg_errors.QueryCanceled("statement timeout"))),
+            "postgres",
+            "timeout",
+        ),
+    ],
+)
+def test_each_503_is_counted_once_under_its_dependency_and_reason(exc, dependency, reason):
+    before, total = refusals(dependency, reason), all_refusals()
+    assert handle(exc).status_code == 503
+    assert refusals(dependency, reason) == before + 1
+    assert all_refusals() == total + 1
+
+
+def test_an_unknown_dependency_or_reason_text_never_becomes_a_label_value():
+    exc = DependencyUnavailableError("redis", "down", "10.0.0.7 refused", reason="10.0.0.7 refused")
+    before, total = refusals("other", "unavailable"), all_refusals()
+    assert handle(exc).status_code == 503
+    assert refusals("other", "unavailable") == before + 1
+    assert all_refusals() == total + 1
+    assert (
+        REGISTRY.get_sample_value(REFUSALS, {"dependency": "redis", "reason": "unavailable"})
+        is None
+    )
+
+
+def test_answers_other_than_503_are_not_refusals():
+    total = all_refusals()
+    for exc in (ConflictError("busy"), ZeroDivisionError(), exceptions.NotFound()):
+        assert handle(exc).status_code != 503
+    assert all_refusals() == total
+
+
+@override_settings(METRICS_ON=False)
+def test_with_the_metrics_off_a_503_is_not_counted():
+    total = all_refusals()
+    assert handle(kafka_refused("queue_full")).status_code == 503
+    assert all_refusals() == total
