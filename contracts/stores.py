@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -47,6 +48,36 @@ def pack(value: Any) -> str:
 def unpack(text: str) -> Any:
     """Return the list or mapping a read model document's packed field holds."""
     return orjson.loads(text)
+
+
+class MalformedDocumentError(ValueError):
+    """A read model document lacks a packed field or holds one that is not its JSON text."""
+
+
+def unpack_field(document: Mapping[str, Any], field: str, kind: type = list) -> Any:
+    """Return `document[field]` unpacked; raise MalformedDocumentError naming the document.
+
+    The fields are written only by `pack`, but a document edited by hand, or copied from an
+    earlier layout, must fail as data the worker can name, not as a crash.
+    """
+    text = document.get(field)
+    if not isinstance(text, str):
+        raise MalformedDocumentError(
+            f"read model document {document.get('_id')!r}: field {field!r} is"
+            f" {type(text).__name__}, not packed JSON text"
+        )
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedDocumentError(
+            f"read model document {document.get('_id')!r}: field {field!r} is not JSON: {exc}"
+        ) from exc
+    if not isinstance(value, kind):
+        raise MalformedDocumentError(
+            f"read model document {document.get('_id')!r}: field {field!r} holds"
+            f" {type(value).__name__}, not {kind.__name__}"
+        )
+    return value
 
 
 #: Ids per bucket: bucket `b` holds ids `b * BUCKET_SIZE` to `(b + 1) * BUCKET_SIZE - 1`.

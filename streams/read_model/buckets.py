@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.stores import bucket_of, pack, unpack
+from contracts.stores import MalformedDocumentError, bucket_of, pack, unpack_field
 from streams.domain import Projection
 
 Document = dict[str, Any]
@@ -50,10 +50,15 @@ def merge_bucket(
     Each entry changes only when its projection's position is newer than the one the bucket
     holds for that id (the per-entry position guard), so merging is idempotent.
     """
-    positions: dict[str, str] = unpack(document["positions"]) if document else {}
-    todos: dict[int, PublicTodo] = (
-        {todo["id"]: todo for todo in unpack(document["todos"])} if document else {}
-    )
+    positions: dict[str, str] = unpack_field(document, "positions", dict) if document else {}
+    try:
+        todos: dict[int, PublicTodo] = (
+            {todo["id"]: todo for todo in unpack_field(document, "todos")} if document else {}
+        )
+    except (KeyError, TypeError) as exc:
+        raise MalformedDocumentError(
+            f"read model document {document and document.get('_id')!r}: a todo without an id"
+        ) from exc
     changed = False
     for todo_id, projection in projections.items():
         key, position = str(todo_id), projection.position.key()

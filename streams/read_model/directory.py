@@ -18,7 +18,7 @@ from typing import Any
 
 from sortedcontainers import SortedSet
 
-from contracts.stores import directory_group_key, directory_root_key, group_of, pack, unpack
+from contracts.stores import directory_group_key, directory_root_key, group_of, pack, unpack_field
 from streams.read_model.store import Document, Key, Merge, VersionedDocuments
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def add_members(field: str, members: Iterable[int]) -> Merge:
     adding = set(members)
 
     def merge(document: Document | None) -> Document | None:
-        held: list[int] = unpack(document[field]) if document else []
+        held: list[int] = unpack_field(document, field) if document else []
         if adding.issubset(held):
             return None
         return {field: pack(sorted(adding.union(held)))}
@@ -94,12 +94,12 @@ class Directory:
         started = self._clock()
         root_key = directory_root_key(self.owner_id)
         root = (await self._documents.read([root_key]))[root_key]
-        groups: list[int] = unpack(root["groups"]) if root else []
+        groups: list[int] = unpack_field(root, "groups") if root else []
         found = await self._documents.read(
             [directory_group_key(self.owner_id, group) for group in groups]
         )
         buckets: list[Any] = [
-            b for group in found.values() if group for b in unpack(group["buckets"])
+            b for group in found.values() if group for b in unpack_field(group, "buckets")
         ]
         self.groups.update(groups)
         self.buckets.update(buckets)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from contracts.stores import unpack
+from contracts.stores import MalformedDocumentError, unpack_field
 
 # Approximate bytes an entry holds beside its JSON: per todo its id (8), flag (1) and end
 # offset (4) in arrays, and the objects themselves.
@@ -46,21 +46,26 @@ class RenderedBucket:
     @classmethod
     def of(cls, key: str, document: Mapping[str, Any]) -> RenderedBucket:
         """Render a bucket document (`todos` packed in the public shape, version `_v`)."""
-        todos = unpack(document["todos"])
+        todos = unpack_field(document, "todos")
         parts = [orjson.dumps(todo) for todo in todos]
         ends = array("I")
         end = -1
         for part in parts:
             end += 1 + len(part)
             ends.append(end)
-        return cls(
-            key=key,
-            version=int(document.get("_v", 0)),
-            ids=array("q", (todo["id"] for todo in todos)),
-            completed=bytes(todo["completed"] is True for todo in todos),
-            joined=b",".join(parts),
-            ends=ends,
-        )
+        try:
+            return cls(
+                key=key,
+                version=int(document.get("_v", 0)),
+                ids=array("q", (todo["id"] for todo in todos)),
+                completed=bytes(todo["completed"] is True for todo in todos),
+                joined=b",".join(parts),
+                ends=ends,
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise MalformedDocumentError(
+                f"read model document {key!r}: its todos or version are not as written: {exc!r}"
+            ) from exc
 
     @property
     def size(self) -> int:

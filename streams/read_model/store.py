@@ -21,6 +21,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
+from contracts.stores import MalformedDocumentError
+
 Document = dict[str, Any]
 # Every `_id` is a string (contracts.stores: the owner first, then the bucket or group).
 Key = str
@@ -143,7 +145,13 @@ class VersionedDocuments:
             replaces: list[tuple[Document, int]] = []
             for key, merge in pending.items():
                 current = known[key]
-                content = merge(current)
+                try:
+                    content = merge(current)
+                except MalformedDocumentError as exc:
+                    # The same document fails every retry: refused, so its items are isolated
+                    # and dead-lettered with the reason while the rest of the batch goes on.
+                    self._cache.forget(key)
+                    raise DocumentsRefusedError([{"_id": key, "errmsg": str(exc)}]) from exc
                 if content is None:
                     if current is not None:
                         self._cache.put(current)

@@ -26,7 +26,7 @@ from contracts.stores import (
     unpack,
 )
 from streams.domain import Projection, fold_changes
-from streams.read_model import ReadModel
+from streams.read_model import DocumentsRefusedError, ReadModel
 from streams.read_model.migration import migrate_legacy_layout
 from streams.read_model.store import UPDATE_CHUNK
 from tests.support.polling import async_wait_for
@@ -412,3 +412,46 @@ async def test_the_migration_rebuilds_from_the_table_and_drops_every_earlier_lay
     assert database.collections[READ_MODEL_PAGES] == before
     assert LEGACY_READ_MODEL_COLLECTION not in database.collections
     assert await migrate_legacy_layout(worker.model, iter(table), worker.model.write) is None
+
+
+_DAMAGE = {
+    "not text": lambda doc: {**doc, "todos": [1, 2]},
+    "not JSON": lambda doc: {**doc, "todos": "[{"},
+    "not a list": lambda doc: {**doc, "todos": '{"id": 5}'},
+    "missing": lambda doc: {k: v for k, v in doc.items() if k != "todos"},
+    "a todo without an id": lambda doc: {**doc, "todos": '[{"title": "x"}]'},
+    "positions not a mapping": lambda doc: {**doc, "positions": "[]"},
+}
+
+
+async def _damaged(database: FakeDatabase, damage: str) -> str:
+    """Write buckets 0 and 1 of OWNER, then damage bucket 0 the way `damage` names."""
+    await Worker(database).model.write({5: _projection(5, 1), 130: _projection(130, 1)})
+    key = bucket_key(OWNER, 0)
+    pages = database.collections[READ_MODEL_PAGES]
+    pages[key] = _DAMAGE[damage](pages[key])
+    return key
+
+
+@pytest.mark.parametrize("damage", sorted(_DAMAGE))
+async def test_a_damaged_bucket_is_refused_by_name_and_the_other_buckets_are_written(
+    database, damage
+):
+    key = await _damaged(database, damage)
+    worker = Worker(database)  # no cached copy: it reads the damaged document
+    with pytest.raises(DocumentsRefusedError) as refused:
+        await worker.model.write({6: _projection(6, 2)})
+    assert key in str(refused.value) and "read model document" in str(refused.value)
+    assert await worker.model.write({131: _projection(131, 2, "next")}) == 1
+    written = database.collections[READ_MODEL_PAGES][bucket_key(OWNER, 1)]
+    assert [t["id"] for t in unpack(written["todos"])] == [130, 131]
+
+
+@pytest.mark.parametrize("damage", ["not text", "not JSON", "not a list", "a todo without an id"])
+async def test_a_page_leaves_out_a_damaged_bucket_says_so_and_lists_the_rest(
+    database, damage, caplog
+):
+    key = await _damaged(database, damage)
+    ids, _ = await Worker(database).walk(limit=100)
+    assert ids == [130]
+    assert any(key in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
