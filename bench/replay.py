@@ -1,9 +1,10 @@
 """The replay path: a fresh worker rebuilding the read model from offset 0, at given event counts.
 
 For each count N the CDC topic is filled to at least N events (bulk-loaded todos), and the
-first N events (a per-partition cut from offset 0) are timed twice: raw aiokafka reading them,
-and a fresh worker (new app id = new group, empty RocksDB dir, its own MongoDB database, so the
-live read model is untouched) projecting them, until its group has committed the cut.
+first N events (a per-partition cut from offset 0) are timed three times: raw aiokafka reading
+them, a Faust agent that only iterates them (the framework's own ceiling), and a fresh worker
+(new app id = new group, empty RocksDB dir, its own MongoDB database, so the live read model is
+untouched) projecting them, until its group has committed the cut.
 """
 
 from __future__ import annotations
@@ -202,6 +203,21 @@ def _replay_size(bench: Bench, events: int) -> dict[str, Any]:
         )  # fmt: skip
         res["generator_cpu"] = cpu
         raw_runs.append(res)
+    bare_runs = []
+    for _ in range(sizes.runs):
+        res, cpu = run_generator(
+            "faust_agent",
+            {
+                "bootstrap": bench.stack.kafka,
+                "topic": topics.CHANGES,
+                "app_id": f"bench-bare-agent-{uuid.uuid4().hex[:8]}",
+                "starts": {str(p): o for p, o in starts.items()},
+                "ends": {str(p): o for p, o in cut.items()},
+            },
+            timeout=sizes.replay_timeout_s,
+        )  # fmt: skip
+        res["generator_cpu"] = cpu
+        bare_runs.append(res)
     rebuild_runs = []
     for run in range(sizes.runs):
         rebuilt = _rebuild_once(bench, taken, cut)
@@ -210,27 +226,36 @@ def _replay_size(bench: Bench, events: int) -> dict[str, Any]:
                  rebuilt["complete"])  # fmt: skip
         rebuild_runs.append(rebuilt)
     raw = spread(r["events_per_s"] for r in raw_runs)
+    bare = spread(r["events_per_s"] for r in bare_runs)
     rebuild = spread(r["events_per_s"] for r in rebuild_runs)
     return {
         "events": taken,
         "cut": {str(p): o for p, o in cut.items()},
         "raw_aiokafka": {"summary": {"events_per_s": raw}, "runs": raw_runs},
+        "bare_faust_agent": {
+            "summary": {"events_per_s": bare, "pct_of_raw": _pct(bare, raw)},
+            "runs": bare_runs,
+        },
         "rebuild": {
             "summary": {
                 "events_per_s": rebuild,
                 "events_per_s_with_startup": spread(
                     r["events_per_s_with_startup"] for r in rebuild_runs
                 ),
-                "pct_of_raw": (
-                    100.0 * rebuild["median"] / raw["median"]
-                    if rebuild["median"] and raw["median"]
-                    else None
-                ),
+                "pct_of_raw": _pct(rebuild, raw),
+                "pct_of_bare_agent": _pct(rebuild, bare),
             },
             "runs": rebuild_runs,
         },
         "rebuild_command": rebuild_runs[0]["command"] if rebuild_runs else None,
     }
+
+
+def _pct(part: Mapping[str, Any], whole: Mapping[str, Any]) -> float | None:
+    """`part`'s median as a percentage of `whole`'s, or None when either is missing."""
+    if not part.get("median") or not whole.get("median"):
+        return None
+    return 100.0 * float(part["median"]) / float(whole["median"])
 
 
 def replay_path(bench: Bench) -> dict[str, Any]:

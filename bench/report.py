@@ -161,9 +161,11 @@ def _replay_rows(replay: dict[str, Any] | None) -> list[Row]:
             med = _med(rebuild["events_per_s"]) or 0
             target, ok = ">= 10,000 (>= 6% raw)", med >= 10_000 and (pct or 0) >= 6
         pct_text = f" = {pct:.1f}% of raw" if pct is not None else ""
+        bare = (data.get("bare_faust_agent") or {}).get("summary") or {}
+        bare_text = f"; a bare Faust agent {_fmt(bare['events_per_s'])}" if bare else ""
         out.append(("replay", f"rebuild events/s from offset 0, {data['events']:,} events",
-                    f"{_fmt(rebuild['events_per_s'])}{pct_text}", f"raw aiokafka {_fmt(raw)}",
-                    target, _verdict(ok)))  # fmt: skip
+                    f"{_fmt(rebuild['events_per_s'])}{pct_text}",
+                    f"raw aiokafka {_fmt(raw)}{bare_text}", target, _verdict(ok)))  # fmt: skip
     return out
 
 

@@ -90,6 +90,8 @@ def test_smoke_run_of_the_bench_writes_table_json_and_png(
 
     for data in results["replay"]["by_events"].values():
         assert _spread_ok(data["raw_aiokafka"]["summary"]["events_per_s"])
+        assert _spread_ok(data["bare_faust_agent"]["summary"]["events_per_s"])
+        assert data["bare_faust_agent"]["runs"][0]["events"] == data["events"]
         assert data["rebuild"]["runs"][0]["complete"], data["rebuild"]["runs"][0]
     assert set(results["replay"]["by_events"]) == {str(n) for n in options.sizes.replay_events}
     assert set(results["memory"]["idle"]) >= {"postgres", "kafka", "streams"}

@@ -101,3 +101,14 @@ def test_read_by_id_is_judged_as_a_share_of_the_constant_view() -> None:
     assert "40% of const" in row[2] and row[5] == "MISSED"
     assert "pymongo bucket find n/a" in row[3]
     assert "| read " in table(read)
+
+
+def test_the_replay_row_names_the_bare_faust_agent_beside_raw_aiokafka() -> None:
+    data = {"replay": {"by_events": {"100000": {
+        "events": 100_000,
+        "raw_aiokafka": {"summary": {"events_per_s": _s(60_000)}},
+        "bare_faust_agent": {"summary": {"events_per_s": _s(3_800), "pct_of_raw": 6.3}},
+        "rebuild": {"summary": {"events_per_s": _s(1_000), "pct_of_raw": 1.7}},
+    }}}}  # fmt: skip
+    row = _row(data, "rebuild events/s")
+    assert row[3] == "raw aiokafka 60,000; a bare Faust agent 3,800"

@@ -18,7 +18,8 @@ def test_the_soak_is_an_hour_by_default_and_shorter_by_a_flag() -> None:
     assert parse([], env={}).sizes.soak_minutes == 60.0
     sizes = parse(["--paths", "soak", "--soak-minutes", "20"], env={}).sizes
     assert sizes.soak_minutes == 20.0
-    assert sizes.soak_rate == 100.0 and sizes.soak_mix == (40, 20, 40) and sizes.soak_seed_todos == 50_000
+    assert sizes.soak_rate == 100.0 and sizes.soak_mix == (40, 20, 40)
+    assert sizes.soak_seed_todos == 50_000
 
 
 def test_outage_lengths_and_faults_come_from_flags() -> None:
