@@ -16,7 +16,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,18 @@ def _fill_topic(bench: Bench, events: int) -> None:
     wait_projected(bench, seeded.last_id, bench.sizes.replay_timeout_s)
 
 
+def _baseline_runs(
+    bench: Bench, generator: str, config: Callable[[], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Run a baseline generator `runs` times over the same events (a fresh config each run)."""
+    runs = []
+    for _ in range(bench.sizes.runs):
+        res, cpu = run_generator(generator, config(), timeout=bench.sizes.replay_timeout_s)
+        res["generator_cpu"] = cpu
+        runs.append(res)
+    return runs
+
+
 def _replay_size(bench: Bench, events: int) -> dict[str, Any]:
     sizes = bench.sizes
     _fill_topic(bench, events)
@@ -188,36 +200,16 @@ def _replay_size(bench: Bench, events: int) -> dict[str, Any]:
     starts = bench.kafka.start_offsets(topics.CHANGES)
     cut = first_events_cut(starts, bench.kafka.end_offsets(topics.CHANGES), events)
     taken = sum(cut[p] - starts.get(p, 0) for p in cut)
-    raw_runs = []
-    for _ in range(sizes.runs):
-        res, cpu = run_generator(
-            "consume",
-            {
-                "bootstrap": bench.stack.kafka,
-                "topic": topics.CHANGES,
-                "partitions": sorted(cut),
-                "starts": {str(p): o for p, o in starts.items()},
-                "ends": {str(p): o for p, o in cut.items()},
-            },
-            timeout=sizes.replay_timeout_s,
-        )  # fmt: skip
-        res["generator_cpu"] = cpu
-        raw_runs.append(res)
-    bare_runs = []
-    for _ in range(sizes.runs):
-        res, cpu = run_generator(
-            "faust_agent",
-            {
-                "bootstrap": bench.stack.kafka,
-                "topic": topics.CHANGES,
-                "app_id": f"bench-bare-agent-{uuid.uuid4().hex[:8]}",
-                "starts": {str(p): o for p, o in starts.items()},
-                "ends": {str(p): o for p, o in cut.items()},
-            },
-            timeout=sizes.replay_timeout_s,
-        )  # fmt: skip
-        res["generator_cpu"] = cpu
-        bare_runs.append(res)
+    span = {
+        "bootstrap": bench.stack.kafka,
+        "topic": topics.CHANGES,
+        "starts": {str(p): o for p, o in starts.items()},
+        "ends": {str(p): o for p, o in cut.items()},
+    }
+    raw_runs = _baseline_runs(bench, "consume", lambda: {**span, "partitions": sorted(cut)})
+    bare_runs = _baseline_runs(
+        bench, "faust_agent", lambda: {**span, "app_id": f"bench-bare-agent-{uuid.uuid4().hex[:8]}"}
+    )
     rebuild_runs = []
     for run in range(sizes.runs):
         rebuilt = _rebuild_once(bench, taken, cut)
