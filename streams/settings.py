@@ -16,6 +16,10 @@ Beyond the shared variables (`contracts.environment`), the worker reads:
 - `STREAMS_PAGE_CACHE_MB` (default 128; 0 turns it off): the bound of the list's cache of
   rendered bucket pages (`streams.read_model.page_cache`), used while this worker is the
   read model's only writer.
+- `STREAMS_TABLE_MEMORY_MB` (default 16): RocksDB's memory for each partition of the `todos`
+  table: two write buffers of a quarter each and a block cache of the other half (Faust's
+  defaults allow 192 MB of write buffers and a 2 GB cache per partition, which a steady load
+  fills for hours).
 - `CUD_API_URL` (default `http://127.0.0.1:$CUD_API_PORT`): the write API, whose `/health/`
   the pipeline page's sampler asks.
 - `READ_API_INTERNAL_LOOPBACK` (default 1): the internal pages (`/metrics`, `/pipeline`,
@@ -61,9 +65,20 @@ class Settings:
     agents: frozenset[str] | None = None  # None: every agent
     bench_probe: bool = False  # serve the benchmark's constant view
     page_cache_mb: int = 128
+    table_memory_mb: int = 16
     kafka_connect_url: str = "http://localhost:8083"
     internal_loopback: bool = True  # internal pages answer loopback callers without a token
     cud_api_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def table_store_options(self) -> dict[str, int]:
+        """Return the RocksDB options of each table partition, from `table_memory_mb`."""
+        budget = self.table_memory_mb * 1024 * 1024
+        return {
+            "write_buffer_size": budget // 4,
+            "max_write_buffer_number": 2,
+            "block_cache_size": budget // 2,
+        }
 
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
@@ -121,6 +136,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         page_cache_mb=_non_negative(
             "STREAMS_PAGE_CACHE_MB", env.get("STREAMS_PAGE_CACHE_MB", "128")
         ),
+        table_memory_mb=_positive(
+            "STREAMS_TABLE_MEMORY_MB", env.get("STREAMS_TABLE_MEMORY_MB", "16")
+        ),
         kafka_connect_url=setting("KAFKA_CONNECT_URL", env),
         internal_loopback=(env.get("READ_API_INTERNAL_LOOPBACK") or "1").strip().lower()
         in {"1", "true", "yes", "on"},
@@ -133,6 +151,13 @@ def _non_negative(name: str, value: str) -> int:
     number = int(value)
     if number < 0:
         raise ValueError(f"{name} must be 0 or more, not {value}")
+    return number
+
+
+def _positive(name: str, value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}")
     return number
 
 

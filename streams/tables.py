@@ -54,6 +54,7 @@ todos_table = cast(
             key_type=int,  # type: ignore[arg-type]  # Faust accepts int keys; its hint omits them
             partitions=settings.topic_partitions,
             beacon=app.tables.beacon,
+            options=settings.table_store_options,
             help="todo id -> latest row and its source position (a tombstone once deleted)",
         )
     ),
