@@ -24,12 +24,13 @@ import orjson
 import psycopg
 import requests
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from bench.context import Bench
 from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
 from bench.procs import BackgroundGenerator
-from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of
+from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of, unpack_field
 
 log = logging.getLogger("bench")
 
@@ -156,7 +157,8 @@ class Convergence:
                 self._read_log()
                 try:
                     self._poll(pages, http, owner)
-                except Exception as exc:  # a store is down (the fault itself): poll again
+                except (PyMongoError, psycopg.Error, requests.RequestException) as exc:
+                    # A store is down (the fault itself): poll again. Anything else is a bug.
                     log.debug("convergence poll failed: %s", exc)
                 self._stop.wait(POLL_S)
         finally:
@@ -179,7 +181,7 @@ class Convergence:
         if missing_mongo:
             keys = sorted({bucket_key(owner, bucket_of(i)) for i in missing_mongo})
             for document in pages.find({"_id": {"$in": keys}}):
-                self._in_mongo.update(int(t["id"]) for t in document.get("todos", []))
+                self._in_mongo.update(int(t["id"]) for t in unpack_field(document, "todos"))
         headers = self.bench.user.headers()
         for todo_id in waiting:
             if todo_id not in self._in_pg or todo_id not in self._in_mongo:
@@ -205,7 +207,7 @@ def _mongo_rows_by_title(bench: Bench, prefix: str) -> dict[str, int]:
     try:
         pages = client[bench.stack.mongo_db][READ_MODEL_PAGES]
         for document in pages.find({"_id": {"$regex": f"^{bench.user.user_id}:"}}):
-            for todo in document.get("todos", []):
+            for todo in unpack_field(document, "todos"):
                 if str(todo.get("title", "")).startswith(prefix + "-"):
                     found[todo["title"]] += 1
     finally:

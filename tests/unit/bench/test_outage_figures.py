@@ -112,3 +112,29 @@ def test_a_run_without_refusals_shows_a_dash_in_their_columns() -> None:
     for row in rows:
         cells = dict(zip(header, row, strict=True))
         assert (cells["refused by"], cells["last 503 s"]) == ("-", "-")
+
+
+def test_convergence_reads_the_packed_buckets_and_marks_readable_todos_visible(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from bench.outages import Convergence
+    from contracts.stores import bucket_key, pack
+
+    class Pages:
+        def find(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+            assert query == {"_id": {"$in": [bucket_key(2, 0)]}}
+            return [{"_id": bucket_key(2, 0), "todos": pack([{"id": 5}, {"id": 6}])}]
+
+    class Http:
+        def get(self, url: str, **_: Any) -> Any:
+            return SimpleNamespace(status_code=200 if url.endswith("/5/") else 404)
+
+    bench = SimpleNamespace(
+        stack=SimpleNamespace(read_url="http://read"),
+        user=SimpleNamespace(user_id=2, headers=lambda: {}),
+    )
+    tracker = Convergence(bench, tmp_path / "accepted.jsonl")  # type: ignore[arg-type]
+    tracker.accepted = {5: 1.0, 6: 1.0, 7: 1.0}
+    tracker._in_pg = {5, 6, 7}  # no PostgreSQL query in this test
+    tracker._poll(Pages(), Http(), owner=2)  # type: ignore[arg-type]
+    assert set(tracker.visible) == {5} and tracker._in_mongo == {5, 6}
