@@ -18,7 +18,14 @@ from typing import Any
 
 from sortedcontainers import SortedSet
 
-from contracts.stores import directory_group_key, directory_root_key, group_of, pack, unpack_field
+from contracts.stores import (
+    MalformedDocumentError,
+    directory_group_key,
+    directory_root_key,
+    group_of,
+    pack,
+    unpack_field,
+)
 from streams.read_model.store import Document, Key, Merge, VersionedDocuments
 
 log = logging.getLogger(__name__)
@@ -94,16 +101,27 @@ class Directory:
         started = self._clock()
         root_key = directory_root_key(self.owner_id)
         root = (await self._documents.read([root_key]))[root_key]
-        groups: list[int] = unpack_field(root, "groups") if root else []
+        groups: list[int] = _members(root, "groups") if root else []
         found = await self._documents.read(
             [directory_group_key(self.owner_id, group) for group in groups]
         )
         buckets: list[Any] = [
-            b for group in found.values() if group for b in unpack_field(group, "buckets")
+            b for group in found.values() if group for b in _members(group, "buckets")
         ]
         self.groups.update(groups)
         self.buckets.update(buckets)
         self._loaded_at = started
+
+
+def _members(document: Document, field: str) -> list[int]:
+    """A directory document's members; a damaged document is logged and read as empty."""
+    try:
+        members: list[int] = unpack_field(document, field)
+    except MalformedDocumentError as exc:
+        # Its buckets go unlisted; the writer's next merge into it is refused with this reason.
+        log.error("directory skips a document: %s", exc)
+        return []
+    return members
 
 
 class Directories:

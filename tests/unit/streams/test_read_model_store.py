@@ -455,3 +455,21 @@ async def test_a_page_leaves_out_a_damaged_bucket_says_so_and_lists_the_rest(
     ids, _ = await Worker(database).walk(limit=100)
     assert ids == [130]
     assert any(key in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+@pytest.mark.parametrize("damaged", ["root", "group"])
+async def test_a_damaged_directory_is_logged_its_merge_refused_and_other_owners_written(
+    database, damaged, caplog
+):
+    await Worker(database).model.write({5: _projection(5, 1)})
+    directory = database.collections[READ_MODEL_DIRECTORY]
+    key = directory_root_key(OWNER) if damaged == "root" else directory_group_key(OWNER, 0)
+    field = "groups" if damaged == "root" else "buckets"
+    directory[key] = {**directory[key], field: "not json"}
+    worker = Worker(database)
+    ids, _ = await worker.walk(limit=100)  # the page loads the directory: no crash, nothing listed
+    assert ids == []
+    assert any(key in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    with pytest.raises(DocumentsRefusedError, match=key):
+        await worker.model.write({300: _projection(300, 2)})  # a new bucket: the directory grows
+    assert await worker.model.write({301: _projection(301, 2, owner=OTHER)}) == 1
