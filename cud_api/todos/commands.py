@@ -30,6 +30,11 @@ from cud_api.metrics.registry import COMMANDS_PRODUCED, PRODUCE_DURATION, PRODUC
 
 logger = logging.getLogger(__name__)
 
+# While Kafka is down, a request asks the broker for metadata for at most this long before it
+# is refused (cud_api.core.dependency_link.DependencyLink.admit), instead of waiting out the
+# delivery timeout: gunicorn's threads stay free to answer 503 and no queue builds up.
+PROBE_TIMEOUT_S = 1.0
+
 
 @dataclass(frozen=True)
 class Command:
@@ -194,6 +199,13 @@ class CommandPublisher:
         self, *, topic: str, key: bytes, value: bytes, timeout: float
     ) -> tuple[Delivery, float]:
         """Produce and wait; return the delivery and the seconds from produce to its report."""
+        if not KAFKA.admit(self._probe, PROBE_TIMEOUT_S):
+            raise ProduceFailedError(
+                "unreachable",
+                "kafka",
+                "Kafka is unreachable; nothing was queued. Retry later.",
+                "Kafka is down and did not answer a metadata request; the command was not sent",
+            )
         pending = _Pending()
         started = time.perf_counter()
         try:
@@ -228,6 +240,14 @@ class CommandPublisher:
             )
         KAFKA.answered()
         return pending.delivery, pending.reported_at - started
+
+    def _probe(self) -> KafkaException | None:
+        """Ask the broker for the command topic's metadata; return the error, if any."""
+        try:
+            command_topic_metadata(self.producer, PROBE_TIMEOUT_S)
+        except KafkaException as exc:
+            return exc
+        return None
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is still queued, then stop the poller."""
@@ -280,12 +300,18 @@ def command_publish(command: Command) -> Delivery:
     )
 
 
-def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
+def command_topic_metadata(producer: Producer, timeout: float) -> dict[str, Any]:
     """Ask the broker for the command topic's metadata; raise if it does not answer in time."""
-    metadata = publisher_get().producer.list_topics(topic=topics.COMMANDS, timeout=timeout)
+    metadata = producer.list_topics(topic=topics.COMMANDS, timeout=timeout)
     topic = metadata.topics.get(topics.COMMANDS)
     if topic is None or topic.error is not None:
         reason = topic.error if topic is not None else "missing"
         raise KafkaException(f"topic {topics.COMMANDS}: {reason}")
-    KAFKA.answered()
     return {"brokers": len(metadata.brokers), "partitions": len(topic.partitions)}
+
+
+def kafka_check(timeout: float = 2.0) -> dict[str, Any]:
+    """The command topic's metadata from this process's producer; raise if Kafka is away."""
+    found = command_topic_metadata(publisher_get().producer, timeout)
+    KAFKA.answered()
+    return found

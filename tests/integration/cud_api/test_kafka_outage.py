@@ -2,7 +2,16 @@
 
 import pytest
 
+from tests.support.metrics_page import samples_of, value
 from tests.support.polling import wait_for
+
+UNREACHABLE = {"dependency": "kafka", "reason": "unreachable"}
+
+
+def refused_as_unreachable(api) -> float:
+    """The write API's refusals of writes made while it knew Kafka to be down."""
+    page = samples_of(api.get("/metrics", headers={"Authorization": None}).text)
+    return value(page, "cud_api_write_refusals_total", **UNREACHABLE)
 
 
 @pytest.mark.disruptive(stops="kafka")
@@ -18,6 +27,16 @@ def test_writes_get_503_while_kafka_is_down_and_202_after_it_returns(api, stack)
         assert body["status_code"] == 503
         assert "kafka" in body["errors"]
         assert "queued" not in body["message"]
+
+        # Once a worker knows Kafka is down it refuses writes after a bounded metadata probe,
+        # counted as "unreachable", instead of each waiting out the delivery timeout.
+        before = refused_as_unreachable(api)
+
+        def refused_without_waiting_for_delivery() -> bool:
+            assert api.post("/api/todos/", json={"title": "during"}).status_code == 503
+            return refused_as_unreachable(api) > before
+
+        wait_for(refused_without_waiting_for_delivery, timeout=60, message="a fast refusal")
 
         health = api.get("/health/")
         assert health.status_code == 503

@@ -12,34 +12,22 @@ from pathlib import Path
 import pytest
 import requests
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
 from compose.launcher import IsolatedStack, free_ports, service_program, spawn, stop_spawned
 from contracts import auth
 from tests.integration.cud_api.conftest import Api
+from tests.support.metrics_page import Samples, moved, samples_of
 from tests.support.polling import wait_for
 
 BATCH = 24
 
 
-def scrape(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of the page, keyed by (name, sorted labels); scraped without a token."""
+def scrape(api: Api) -> Samples:
+    """Every sample of the page, keyed by name and labels; scraped without a token."""
     response = api.get("/metrics", headers={"Authorization": None})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain")
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def sample(page: dict, name: str, **labels: str) -> float:
-    return page.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def moved(before: dict, after: dict, name: str, **labels: str) -> float:
-    return sample(after, name, **labels) - sample(before, name, **labels)
+    return samples_of(response.text)
 
 
 CREATED = {"route": "api:todos", "method": "POST", "status": "202"}

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics_page import Samples, samples_of, value
 from tests.support.polling import wait_for
 
 N = 20
 CONNECTOR = "todos-postgres"
 PIPELINE_TOPICS = {"todos", "postgres.public.todos"}
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
 
 def scrape(pipeline) -> Samples:
     """Every sample of the worker's /metrics, by name and labels."""
     response = pipeline.http.get(f"{pipeline.read_url}/metrics", timeout=10)
     assert response.status_code == 200, response.text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value, 0 when the series does not exist (yet)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return samples_of(response.text)
 
 
 def outcomes(samples: Samples) -> dict[str, float]:

@@ -62,3 +62,13 @@ def users(monkeypatch):
 def bearer(user: User) -> dict[str, str]:
     """Django test client keyword arguments that authenticate as `user`."""
     return {"HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(user)}"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_kafka_link(monkeypatch):
+    """Each test's publisher sees Kafka up: a failed delivery in one test marks the process's
+    link down, which would make the next test's write probe the broker first."""
+    from cud_api.core.dependency_link import DependencyLink
+    from cud_api.todos import commands
+
+    monkeypatch.setattr(commands, "KAFKA", DependencyLink("Kafka"))

@@ -1,6 +1,7 @@
 """The write API's view of a dependency: one log line when it goes away, one when it is back."""
 
 import logging
+import threading
 
 import pytest
 
@@ -84,3 +85,71 @@ def test_django_request_lines_for_503_are_dropped_and_500_kept():
     assert not keep(record(503))
     assert keep(record(500))
     assert keep(logging.LogRecord("django.request", logging.ERROR, __file__, 1, "x", None, None))
+
+
+class Probe:
+    """A probe that answers what it is told and counts its calls."""
+
+    def __init__(self, error: object | None = "Connection refused") -> None:
+        self.error, self.calls = error, 0
+
+    def __call__(self) -> object | None:
+        self.calls += 1
+        return self.error
+
+
+def test_admit_lets_every_call_through_without_a_probe_while_up():
+    link, probe = DependencyLink("Kafka", Clock()), Probe()
+    assert link.admit(probe, 1.0) is True
+    assert probe.calls == 0
+
+
+def test_admit_while_down_probes_at_most_once_a_second_and_refuses_between():
+    clock = Clock()
+    link, probe = DependencyLink("Kafka", clock), Probe()
+    link.failed("Connection refused")
+    assert link.admit(probe, 1.0) is False
+    assert [link.admit(probe, 1.0) for _ in range(20)] == [False] * 20
+    assert probe.calls == 1
+    clock.now += 1.0
+    assert link.admit(probe, 1.0) is False
+    assert probe.calls == 2
+    assert link.down
+
+
+def test_a_probe_that_finds_the_dependency_back_admits_the_call_and_logs_the_return(caplog):
+    clock = Clock()
+    link, probe = DependencyLink("Kafka", clock), Probe(error=None)
+    link.failed("Connection refused")
+    clock.now += 12.0
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cud_api.dependencies"):
+        assert link.admit(probe, 1.0) is True
+    assert not link.down
+    assert [r.getMessage() for r in caplog.records] == [
+        "Kafka reachable again from the write API after 12.0s"
+    ]
+
+
+def test_callers_during_a_probe_wait_for_its_verdict():
+    link = DependencyLink("Kafka", Clock())
+    link.failed("Connection refused")
+    probing, release = threading.Event(), threading.Event()
+
+    def slow_probe() -> None:
+        probing.set()
+        release.wait(5)
+
+    verdicts: list[bool] = []
+    prober = threading.Thread(target=lambda: verdicts.append(link.admit(slow_probe, 5.0)))
+    prober.start()
+    assert probing.wait(5)
+    waiter = threading.Thread(target=lambda: verdicts.append(link.admit(Probe(), 5.0)))
+    waiter.start()
+    # The waiter runs no probe of its own: it is still waiting while the first one is held.
+    waiter.join(0.2)
+    assert waiter.is_alive()
+    release.set()
+    prober.join(5)
+    waiter.join(5)
+    assert verdicts == [True, True]
