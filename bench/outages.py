@@ -62,6 +62,43 @@ def write_recovery_s(
     return None if first_ok is None else round(first_ok - back_at, 1)
 
 
+# The outcomes of a write that was not a 202 (bench.gen.mixed), and those that may have waited
+# long before they ended, so when they were sent tells more than when they ended.
+FAILURE_OUTCOMES = ("503", "timeout", "connection_error")
+SENT_FAILURES = ("timeout", "connection_error")
+
+
+def outcome_timeline(
+    accepts: Iterable[float],
+    failures: Iterable[tuple[float, float, str]],
+    back_at: float,
+    step_s: float = 5.0,
+    span_s: tuple[float, float] = (-10.0, 60.0),
+) -> list[dict[str, float]]:
+    """Writes answered in each `step_s` around the return, by outcome; a timeout or connection
+    error is also counted by when it was sent (`sent_timeout`, `sent_connection_error`)."""
+    first, last = span_s
+    buckets = [
+        dict.fromkeys(("202", *FAILURE_OUTCOMES, *(f"sent_{o}" for o in SENT_FAILURES)), 0.0)
+        | {"from_s": first + k * step_s}
+        for k in range(int((last - first) / step_s))
+    ]
+
+    def bucket(at: float) -> dict[str, float] | None:
+        k = int((at - back_at - first) // step_s)
+        return buckets[k] if 0 <= k < len(buckets) else None
+
+    for at in accepts:
+        if (found := bucket(at)) is not None:
+            found["202"] += 1
+    for sent, answered, outcome in failures:
+        if (found := bucket(answered)) is not None:
+            found[outcome] += 1
+        if outcome in SENT_FAILURES and (found := bucket(sent)) is not None:
+            found[f"sent_{outcome}"] += 1
+    return buckets
+
+
 def read_recovery_s(
     accepted: Mapping[int, float], visible: Mapping[int, float], back_at: float
 ) -> float | None:
@@ -306,6 +343,7 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
         "given_up": load["given_up"],
         "failed_other_status": load["failed_other_status"],
         "recovery_writes_s": write_recovery_s(load["refusal_times"], load["accept_times"], back_at),
+        "timeline": outcome_timeline(load["accept_times"], load.get("failures", []), back_at),
         "recovery_read_s": read_recovery_s(tracker.accepted, tracker.visible, back_at),
         "last_visible_after_return_s": round(max(tracker.visible.values()) - back_at, 1)
         if tracker.visible

@@ -128,6 +128,9 @@ class Run:
         self.refused_by_dependency: dict[str, int] = {}
         self.last_refusal_by_dependency: dict[str, float] = {}  # wall-clock s
         self.accept_times: list[float] = []  # wall-clock s of each 202
+        # (sent, answered, outcome) in wall-clock s of each write that was not a 202: "503",
+        # "timeout" or "connection_error"; with keep_times only.
+        self.failures: list[tuple[float, float, str]] = []
         self.write_latency: list[float] = []
         self.lateness: list[float] = []
         self.status_counts: dict[str, int] = {}
@@ -176,8 +179,8 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
         operation = "create"
     give_up_at = now() + float(cfg.get("retry_for_s", 0))
     while True:
-        start = now()
-        retry_in = 1.0
+        start, sent_at = now(), time.time()
+        retry_in, outcome = 1.0, ""
         try:
             if operation == "create":
                 body = {"title": title, "description": "mixed load", "completed": False}
@@ -199,10 +202,10 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
                 retry_in = retry_after_s(resp.headers.get("Retry-After"))
         except TimeoutError:
             run.counts["timeouts"] += 1
-            status = -1
+            status, outcome = -1, "timeout"
         except aiohttp.ClientError:
             run.counts["connection_errors"] += 1
-            status = -1
+            status, outcome = -1, "connection_error"
         at = time.time()
         run.status_counts[str(status)] = run.status_counts.get(str(status), 0) + 1
         if status == 202:
@@ -212,11 +215,14 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
             return
         if status == 503:
             run.refused(payload, at)
+            outcome = "503"
         elif status != -1:
             # A 4xx/5xx other than 503 is not retried: it would fail the same way again.
             run.counts["failed_other_status"] += 1
             return
         run.refusal_times.append(at)
+        if cfg.get("keep_times"):
+            run.failures.append((sent_at, at, outcome))
         if now() + retry_in > give_up_at:
             if cfg.get("retry_for_s", 0):
                 run.counts["given_up"] += 1
@@ -326,6 +332,7 @@ async def run(cfg: dict[str, Any]) -> dict[str, Any]:
         },
         "refusal_times": run_state.refusal_times if cfg.get("keep_times") else [],
         "accept_times": run_state.accept_times if cfg.get("keep_times") else [],
+        "failures": run_state.failures,
         "wall_s": round(now() - _STARTED, 3),
     }
 

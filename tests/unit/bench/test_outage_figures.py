@@ -9,6 +9,7 @@ from bench.outages import (
     doubled,
     outage_plan,
     outages_table,
+    outcome_timeline,
     read_recovery_s,
     refusals_after_return_s,
     write_recovery_s,
@@ -138,3 +139,25 @@ def test_convergence_reads_the_packed_buckets_and_marks_readable_todos_visible(t
     tracker._in_pg = {5, 6, 7}  # no PostgreSQL query in this test
     tracker._poll(Pages(), Http(), owner=2)  # type: ignore[arg-type]
     assert set(tracker.visible) == {5} and tracker._in_mongo == {5, 6}
+
+
+def test_the_timeline_counts_each_outcome_in_its_five_seconds_around_the_return() -> None:
+    back_at = 1000.0
+    accepts = [991.0, 1002.0, 1003.0, 1061.0]  # the last is past the span
+    failures = [
+        (995.0, 996.0, "503"),
+        (990.5, 1005.5, "timeout"),  # sent before the return, timed out after it
+        (1001.0, 1001.1, "connection_error"),
+    ]
+    timeline = outcome_timeline(accepts, failures, back_at)
+    assert [b["from_s"] for b in timeline] == [-10.0 + 5 * k for k in range(14)]
+    by_start = {b["from_s"]: b for b in timeline}
+    assert by_start[-10.0]["202"] == 1
+    assert by_start[-10.0]["sent_timeout"] == 1
+    assert by_start[-5.0]["503"] == 1
+    assert by_start[0.0]["202"] == 2
+    assert by_start[0.0]["connection_error"] == 1
+    assert by_start[0.0]["sent_connection_error"] == 1
+    assert by_start[5.0]["timeout"] == 1
+    assert sum(b["202"] for b in timeline) == 3
+    assert sum(b["503"] + b["timeout"] + b["connection_error"] for b in timeline) == 3
