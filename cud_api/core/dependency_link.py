@@ -6,8 +6,8 @@ with how long it was gone. Any successful answer of the dependency means "back";
 checks also say how long the answer took, which makes a sustained slowness "slow".
 
 While a dependency is down, `admit` keeps request threads from each waiting out a timeout
-against it: one caller at a time probes it (bounded), the others wait for that probe or are
-refused at once, so every thread stays free to answer 503 and gunicorn's queue does not grow.
+against it: one caller at a time probes it (bounded), the others are refused at once, so
+every thread stays free to answer 503 and gunicorn's queue does not grow.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ logger = logging.getLogger("cud_api.dependencies")
 # dependency "slow", a warning beside "up".
 SLOW_SECONDS = 0.5
 SLOW_CHECKS = 2
-# While down, a probe at most this often; callers wait for a probe in flight this much longer
-# than the probe's own bound before they are refused.
+# While down, a probe at most this often (from the end of the last one).
 PROBE_EVERY_S = 1.0
-PROBE_WAIT_MARGIN_S = 0.25
 
 
 class DependencyLink:
@@ -47,7 +45,7 @@ class DependencyLink:
         self._since = clock()
         self._since_wall = wall()
         self._slow_checks = 0
-        self._probing: threading.Event | None = None
+        self._probing = False
         self._probed_at = float("-inf")
 
     @property
@@ -94,27 +92,19 @@ class DependencyLink:
             logger.info("%s fast again from the write API after %.1fs slow", self.name, lasted)
         return None
 
-    def admit(self, probe: Callable[[], object | None], bound_s: float) -> bool:
+    def admit(self, probe: Callable[[], object | None]) -> bool:
         """Whether a call may go to the dependency now.
 
-        Yes while it is not down. While down, one caller runs `probe` (which returns an error,
-        or None when the dependency answered, within `bound_s`), at most every PROBE_EVERY_S;
-        callers meanwhile wait for that probe's verdict, and between probes they are refused.
+        Yes while it is not down. While down, one caller at a time, at most every
+        PROBE_EVERY_S, runs `probe` (which returns an error, or None when the dependency
+        answered) and goes ahead if it answered; every other caller is refused at once.
         """
         if not self.down:
             return True
         with self._lock:
-            probing = self._probing
-            if probing is None:
-                if self._clock() - self._probed_at < PROBE_EVERY_S:
-                    return False
-                probing = self._probing = threading.Event()
-                mine = True
-            else:
-                mine = False
-        if not mine:
-            probing.wait(bound_s + PROBE_WAIT_MARGIN_S)
-            return not self.down
+            if self._probing or self._clock() - self._probed_at < PROBE_EVERY_S:
+                return False
+            self._probing = True
         try:
             error = probe()
             if error is None:
@@ -124,8 +114,7 @@ class DependencyLink:
         finally:
             with self._lock:
                 self._probed_at = self._clock()
-                self._probing = None
-            probing.set()
+                self._probing = False
         return error is None
 
     def snapshot(self) -> dict[str, Any]:

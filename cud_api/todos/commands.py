@@ -199,7 +199,7 @@ class CommandPublisher:
         self, *, topic: str, key: bytes, value: bytes, timeout: float
     ) -> tuple[Delivery, float]:
         """Produce and wait; return the delivery and the seconds from produce to its report."""
-        if not KAFKA.admit(self._probe, PROBE_TIMEOUT_S):
+        if not KAFKA.admit(self._probe):
             raise ProduceFailedError(
                 "unreachable",
                 "kafka",

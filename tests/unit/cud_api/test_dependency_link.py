@@ -100,7 +100,7 @@ class Probe:
 
 def test_admit_lets_every_call_through_without_a_probe_while_up():
     link, probe = DependencyLink("Kafka", Clock()), Probe()
-    assert link.admit(probe, 1.0) is True
+    assert link.admit(probe) is True
     assert probe.calls == 0
 
 
@@ -108,11 +108,11 @@ def test_admit_while_down_probes_at_most_once_a_second_and_refuses_between():
     clock = Clock()
     link, probe = DependencyLink("Kafka", clock), Probe()
     link.failed("Connection refused")
-    assert link.admit(probe, 1.0) is False
-    assert [link.admit(probe, 1.0) for _ in range(20)] == [False] * 20
+    assert link.admit(probe) is False
+    assert [link.admit(probe) for _ in range(20)] == [False] * 20
     assert probe.calls == 1
     clock.now += 1.0
-    assert link.admit(probe, 1.0) is False
+    assert link.admit(probe) is False
     assert probe.calls == 2
     assert link.down
 
@@ -124,14 +124,14 @@ def test_a_probe_that_finds_the_dependency_back_admits_the_call_and_logs_the_ret
     clock.now += 12.0
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="cud_api.dependencies"):
-        assert link.admit(probe, 1.0) is True
+        assert link.admit(probe) is True
     assert not link.down
     assert [r.getMessage() for r in caplog.records] == [
         "Kafka reachable again from the write API after 12.0s"
     ]
 
 
-def test_callers_during_a_probe_wait_for_its_verdict():
+def test_callers_during_a_probe_are_refused_at_once_and_run_no_probe_of_their_own():
     link = DependencyLink("Kafka", Clock())
     link.failed("Connection refused")
     probing, release = threading.Event(), threading.Event()
@@ -141,15 +141,13 @@ def test_callers_during_a_probe_wait_for_its_verdict():
         release.wait(5)
 
     verdicts: list[bool] = []
-    prober = threading.Thread(target=lambda: verdicts.append(link.admit(slow_probe, 5.0)))
+    prober = threading.Thread(target=lambda: verdicts.append(link.admit(slow_probe)))
     prober.start()
     assert probing.wait(5)
-    waiter = threading.Thread(target=lambda: verdicts.append(link.admit(Probe(), 5.0)))
-    waiter.start()
-    # The waiter runs no probe of its own: it is still waiting while the first one is held.
-    waiter.join(0.2)
-    assert waiter.is_alive()
+    other = Probe(error=None)
+    assert link.admit(other) is False
+    assert other.calls == 0
     release.set()
     prober.join(5)
-    waiter.join(5)
-    assert verdicts == [True, True]
+    assert verdicts == [True]
+    assert link.admit(other) is True
