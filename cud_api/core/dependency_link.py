@@ -5,9 +5,9 @@ meets the same error; the operator needs two lines: when it went away and when i
 with how long it was gone. Any successful answer of the dependency means "back"; `/health/`
 checks also say how long the answer took, which makes a sustained slowness "slow".
 
-While a dependency is down, `admit` keeps request threads from each waiting out a timeout
-against it: one caller at a time probes it (bounded), the others are refused at once, so
-every thread stays free to answer 503 and gunicorn's queue does not grow.
+While a dependency is down, requests are refused at once rather than each waiting out a
+timeout against it, and one background thread probes it (`probe_while_down`) to tell when it
+is back: every request thread stays free to answer 503 and gunicorn's queue does not grow.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class DependencyLink:
         self._since = clock()
         self._since_wall = wall()
         self._slow_checks = 0
-        self._probing = False
         self._probed_at = float("-inf")
 
     @property
@@ -92,30 +91,17 @@ class DependencyLink:
             logger.info("%s fast again from the write API after %.1fs slow", self.name, lasted)
         return None
 
-    def admit(self, probe: Callable[[], object | None]) -> bool:
-        """Whether a call may go to the dependency now.
-
-        Yes while it is not down. While down, one caller at a time, at most every
-        PROBE_EVERY_S, runs `probe` (which returns an error, or None when the dependency
-        answered) and goes ahead if it answered; every other caller is refused at once.
-        """
-        if not self.down:
-            return True
-        with self._lock:
-            if self._probing or self._clock() - self._probed_at < PROBE_EVERY_S:
-                return False
-            self._probing = True
-        try:
-            error = probe()
-            if error is None:
-                self.answered()
-            else:
-                self.failed(error)
-        finally:
-            with self._lock:
-                self._probed_at = self._clock()
-                self._probing = False
-        return error is None
+    def probe_while_down(self, check: Callable[[], object | None]) -> None:
+        """While down, at most every PROBE_EVERY_S: run `check` (an error, or None when the
+        dependency answered) and note its verdict; up, it does nothing."""
+        if not self.down or self._clock() - self._probed_at < PROBE_EVERY_S:
+            return
+        error = check()
+        self._probed_at = self._clock()
+        if error is None:
+            self.answered()
+        else:
+            self.failed(error)
 
     def snapshot(self) -> dict[str, Any]:
         """The state, since when (UTC) and for how long; `down_for_s` too while down."""

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from contracts.limits import TODO_ID_MAX, TODO_ID_MIN
 from cud_api.core.exceptions import NotFoundError
 from cud_api.core.responses import success_body, success_response
+from cud_api.todos.commands import command_admission_check
 from cud_api.todos.idempotency import (
     IDEMPOTENCY_META_KEY,
     StoredResponse,
@@ -205,6 +206,7 @@ class TodoListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         """Allocate an id and queue a create command; 202 once Kafka acknowledged it."""
         data = _validated(request)
+        command_admission_check()
         owner_id = _owner_id(request)
         # META, not `request.headers`, which copies every header into a new mapping first.
         key = request.META.get(IDEMPOTENCY_META_KEY)
@@ -251,6 +253,7 @@ class TodoDetailApi(APIView):
         """Queue an update carrying every field (omitted optional fields take their defaults)."""
         pk = _parse_todo_id(todo_id)
         data = _validated(request)
+        command_admission_check()
         return _respond(_accepted(todo_update(todo_id=pk, owner_id=_owner_id(request), data=data)))
 
     @extend_schema(
@@ -263,6 +266,7 @@ class TodoDetailApi(APIView):
         """Queue an update carrying only the fields sent."""
         pk = _parse_todo_id(todo_id)
         data = _validated(request, partial=True)
+        command_admission_check()
         return _respond(_accepted(todo_update(todo_id=pk, owner_id=_owner_id(request), data=data)))
 
     @extend_schema(
@@ -274,6 +278,7 @@ class TodoDetailApi(APIView):
     def delete(self, request: Request, todo_id: str) -> Response:
         """Queue a delete."""
         pk = _parse_todo_id(todo_id)
+        command_admission_check()
         return _respond(_accepted(todo_delete(todo_id=pk, owner_id=_owner_id(request))))
 
 

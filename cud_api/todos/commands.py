@@ -30,9 +30,8 @@ from cud_api.metrics.registry import COMMANDS_PRODUCED, PRODUCE_DURATION, PRODUC
 
 logger = logging.getLogger(__name__)
 
-# While Kafka is down, a request asks the broker for metadata for at most this long before it
-# is refused (cud_api.core.dependency_link.DependencyLink.admit), instead of waiting out the
-# delivery timeout: gunicorn's threads stay free to answer 503 and no queue builds up.
+# While Kafka is down, writes are refused at once and the delivery thread asks the broker for
+# metadata, for at most this long each second, to tell when it is back.
 PROBE_TIMEOUT_S = 1.0
 
 
@@ -175,6 +174,8 @@ class CommandPublisher:
     def _poll(self) -> None:
         while not self._stop.is_set():
             self.producer.poll(0.05)
+            # Nothing is delivered while Kafka is down, so the probe holds no report back.
+            KAFKA.probe_while_down(self._probe)
 
     def publish(
         self, *, topic: str, key: bytes, value: bytes, timeout: float, operation: str
@@ -199,13 +200,7 @@ class CommandPublisher:
         self, *, topic: str, key: bytes, value: bytes, timeout: float
     ) -> tuple[Delivery, float]:
         """Produce and wait; return the delivery and the seconds from produce to its report."""
-        if not KAFKA.admit(self._probe):
-            raise ProduceFailedError(
-                "unreachable",
-                "kafka",
-                "Kafka is unreachable; nothing was queued. Retry later.",
-                "Kafka is down and did not answer a metadata request; the command was not sent",
-            )
+        command_admission_check()
         pending = _Pending()
         started = time.perf_counter()
         try:
@@ -255,6 +250,20 @@ class CommandPublisher:
             self.producer.flush(timeout)
         finally:
             self._stop.set()
+
+
+def command_admission_check() -> None:
+    """Refuse a write at once (503) while this process knows Kafka to be down.
+
+    Called before any other work of a write too, so a refusal costs no PostgreSQL round trip.
+    """
+    if KAFKA.down:
+        raise ProduceFailedError(
+            "unreachable",
+            "kafka",
+            "Kafka is unreachable; nothing was queued. Retry later.",
+            "Kafka is down (it did not answer the last metadata request); the command was not sent",
+        )
 
 
 _publisher: CommandPublisher | None = None

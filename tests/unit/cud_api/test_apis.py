@@ -13,7 +13,7 @@ from django.test import Client
 
 from contracts.limits import DESCRIPTION_MAX_LENGTH
 from cud_api.core.exceptions import DependencyUnavailableError, NotFoundError
-from cud_api.todos import apis
+from cud_api.todos import apis, commands
 from cud_api.todos.models import Todo, TodoCommand
 from cud_api.todos.services import CommandReceipt
 from tests.unit.cud_api.conftest import ALICE_ID, BOB_ID, bearer
@@ -184,6 +184,34 @@ def test_kafka_outage_is_503_with_retry_after(client, monkeypatch):
     body = assert_error(response, 503, "kafka")
     assert int(response["Retry-After"]) > 0
     assert "queued" not in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers"),
+    [
+        ("post", "/api/todos/", {"title": "t"}, {}),
+        ("post", "/api/todos/", {"title": "t"}, {"HTTP_IDEMPOTENCY_KEY": "k-1"}),
+        ("put", "/api/todos/5/", {"title": "t"}, {}),
+        ("patch", "/api/todos/5/", {"completed": True}, {}),
+        ("delete", "/api/todos/5/", None, {}),
+    ],
+)
+def test_while_kafka_is_known_down_a_write_is_refused_before_any_other_work(
+    client, sent, monkeypatch, method, path, body, headers
+):
+    commands.KAFKA.failed("Connection refused")
+    keyed = []
+    monkeypatch.setattr(apis, "idempotent_call", lambda **kwargs: keyed.append(kwargs))
+    response = send(client, method, path, body, **headers)
+    body = assert_error(response, 503, "kafka")
+    assert int(response["Retry-After"]) > 0
+    assert sent == []
+    assert keyed == []
+
+
+def test_while_kafka_is_known_down_a_bad_body_is_still_400(client, sent):
+    commands.KAFKA.failed("Connection refused")
+    assert_error(send(client, "post", "/api/todos/", {"title": ""}), 400, "title")
 
 
 def test_database_outage_is_503_naming_postgres(client, monkeypatch):

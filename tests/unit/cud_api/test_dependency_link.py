@@ -1,7 +1,6 @@
 """The write API's view of a dependency: one log line when it goes away, one when it is back."""
 
 import logging
-import threading
 
 import pytest
 
@@ -98,56 +97,35 @@ class Probe:
         return self.error
 
 
-def test_admit_lets_every_call_through_without_a_probe_while_up():
+def test_a_probe_runs_only_while_down():
     link, probe = DependencyLink("Kafka", Clock()), Probe()
-    assert link.admit(probe) is True
+    link.probe_while_down(probe)
     assert probe.calls == 0
 
 
-def test_admit_while_down_probes_at_most_once_a_second_and_refuses_between():
+def test_while_down_the_probe_runs_at_most_once_a_second():
     clock = Clock()
     link, probe = DependencyLink("Kafka", clock), Probe()
     link.failed("Connection refused")
-    assert link.admit(probe) is False
-    assert [link.admit(probe) for _ in range(20)] == [False] * 20
+    for _ in range(20):
+        link.probe_while_down(probe)
+        clock.now += 0.05
     assert probe.calls == 1
-    clock.now += 1.0
-    assert link.admit(probe) is False
+    clock.now += 0.05
+    link.probe_while_down(probe)
     assert probe.calls == 2
     assert link.down
 
 
-def test_a_probe_that_finds_the_dependency_back_admits_the_call_and_logs_the_return(caplog):
+def test_a_probe_that_finds_the_dependency_back_logs_the_return(caplog):
     clock = Clock()
     link, probe = DependencyLink("Kafka", clock), Probe(error=None)
     link.failed("Connection refused")
     clock.now += 12.0
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="cud_api.dependencies"):
-        assert link.admit(probe) is True
+        link.probe_while_down(probe)
     assert not link.down
     assert [r.getMessage() for r in caplog.records] == [
         "Kafka reachable again from the write API after 12.0s"
     ]
-
-
-def test_callers_during_a_probe_are_refused_at_once_and_run_no_probe_of_their_own():
-    link = DependencyLink("Kafka", Clock())
-    link.failed("Connection refused")
-    probing, release = threading.Event(), threading.Event()
-
-    def slow_probe() -> None:
-        probing.set()
-        release.wait(5)
-
-    verdicts: list[bool] = []
-    prober = threading.Thread(target=lambda: verdicts.append(link.admit(slow_probe)))
-    prober.start()
-    assert probing.wait(5)
-    other = Probe(error=None)
-    assert link.admit(other) is False
-    assert other.calls == 0
-    release.set()
-    prober.join(5)
-    assert verdicts == [True]
-    assert link.admit(other) is True
