@@ -47,6 +47,13 @@ LATE_S = 5.0
 POLL_S = 1.0
 
 
+def first_accept_s(accepts: Iterable[float], back_at: float) -> float | None:
+    """Seconds from `back_at` to the first 202 after it (the write API accepting again, before
+    the writes held up by the outage are worked off); None when none came."""
+    first = min((t for t in accepts if t >= back_at), default=None)
+    return None if first is None else round(first - back_at, 1)
+
+
 def write_recovery_s(
     refusals: Iterable[float], accepts: Iterable[float], back_at: float
 ) -> float | None:
@@ -342,6 +349,7 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
         "connection_errors": load["connection_errors"] + load["timeouts"],
         "given_up": load["given_up"],
         "failed_other_status": load["failed_other_status"],
+        "first_accept_s": first_accept_s(load["accept_times"], back_at),
         "recovery_writes_s": write_recovery_s(load["refusal_times"], load["accept_times"], back_at),
         "timeline": outcome_timeline(load["accept_times"], load.get("failures", []), back_at),
         "recovery_read_s": read_recovery_s(tracker.accepted, tracker.visible, back_at),
@@ -394,12 +402,13 @@ def outages_table(result: dict[str, Any]) -> str:
     lines = [
         f"outages: creates at {result.get('rate')}/s, 503s retried after Retry-After;"
         " recovery counted from every stopped service ready again; last 503 in s after the return"
-        " (negative: before it)",
+        " (negative: before it); first 202: the write API accepting again; recovery (writes):"
+        " until the writes the outage held up stop being refused or timing out",
         "",
         "| fault | outage s | writes accepted | refused (503 / errors) | refused by | last 503 s"
-        " | recovery s (writes) | recovery s (read side) | lost | doubled | worker ERROR lines"
-        " | all ERROR lines |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | first 202 s | recovery s (writes) | recovery s (read side) | lost | doubled"
+        " | worker ERROR lines | all ERROR lines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result.get("runs", []):
         errors = run["error_lines"]
@@ -413,6 +422,7 @@ def outages_table(result: dict[str, Any]) -> str:
             f" | {run['writes_refused_503']} / {run['connection_errors']}"
             f" | {refused_by_text(run.get('refused_by_dependency', {}))}"
             f" | {last_refusal_text(run.get('last_refusal_after_return_s', {}))}"
+            f" | {shown(run['first_accept_s']) if 'first_accept_s' in run else '-'}"
             f" | {shown(run['recovery_writes_s'])} | {shown(run['recovery_read_s'])}"
             f" | {run['lost']} | {max(run['doubled_pg'], run['doubled_mongo'])}"
             f" | {errors.get('streams', 0)} | {sum(errors.values())} |"

@@ -7,6 +7,7 @@ from typing import Any
 from bench.outages import (
     LATE_S,
     doubled,
+    first_accept_s,
     outage_plan,
     outages_table,
     outcome_timeline,
@@ -78,6 +79,7 @@ def outage_result(**overrides: Any) -> dict[str, Any]:
         "refused_by_dependency": {"postgres": 3, "kafka": 120},
         "last_refusal_after_return_s": {"postgres": -2.0, "kafka": 49.6},
         "connection_errors": 4,
+        "first_accept_s": 0.8,
         "recovery_writes_s": 50.1,
         "recovery_read_s": None,
         "lost": 0,
@@ -100,9 +102,22 @@ def test_the_table_shows_what_refused_the_writes_and_when_it_last_did() -> None:
     assert cells["refused (503 / errors)"] == "123 / 4"
     assert cells["refused by"] == "kafka 120, postgres 3"
     assert cells["last 503 s"] == "kafka 49.6, postgres -2.0"
+    assert cells["first 202 s"] == "0.8"
     assert cells["recovery s (writes)"] == "50.1"
     assert cells["recovery s (read side)"] == "never"
     assert cells["all ERROR lines"] == "7"
+
+
+def test_a_run_saved_before_the_first_202_was_timed_shows_a_dash_for_it() -> None:
+    saved_before = outage_result()
+    del saved_before["first_accept_s"]
+    header, row = table_rows({"rate": 10, "runs": [saved_before]})
+    assert dict(zip(header, row, strict=True))["first 202 s"] == "-"
+
+
+def test_the_first_202_is_counted_from_the_return() -> None:
+    assert first_accept_s([100.0, 131.25, 140.0], back_at=130.0) == 1.2
+    assert first_accept_s([100.0], back_at=130.0) is None
 
 
 def test_a_run_without_refusals_shows_a_dash_in_their_columns() -> None:
