@@ -24,7 +24,11 @@ class Kafka:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        # The outages path stops the broker under this client: its calls fail through their
+        # bounded futures, so librdkafka's own line per reconnect attempt is left out.
+        self.admin = AdminClient(
+            {"bootstrap.servers": bootstrap, "log.connection.close": False, "log_level": 2}
+        )
 
     def ensure_topic(self, name: str, partitions: int) -> None:
         """Create `name` with `partitions` partitions unless it exists."""
