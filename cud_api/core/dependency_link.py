@@ -13,6 +13,8 @@ is back: every request thread stays free to answer 503 and gunicorn's queue does
 from __future__ import annotations
 
 import logging
+import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,10 @@ SLOW_SECONDS = 0.5
 SLOW_CHECKS = 2
 # While down, a probe at most this often (from the end of the last one).
 PROBE_EVERY_S = 1.0
+# Retry-After grows by this share of how long the dependency has been down, plus up to
+# RETRY_JITTER more at random.
+RETRY_AFTER_SHARE = 0.1
+RETRY_JITTER = 0.2
 
 
 class DependencyLink:
@@ -103,6 +109,19 @@ class DependencyLink:
         else:
             self.failed(error)
 
+    def retry_after_s(self, base_s: int, most_s: int, rng: random.Random | None = None) -> int:
+        """Seconds a refused client is asked to wait (Retry-After).
+
+        `base_s`, or a tenth of how long the dependency has been down when that is longer, at
+        most `most_s`; up to a fifth more at random, so the writes a long outage held back do
+        not all come back in the same second.
+        """
+        with self._lock:
+            down_for = self._clock() - self._since if self._state == "down" else 0.0
+        wait = min(float(most_s), max(float(base_s), down_for * RETRY_AFTER_SHARE))
+        jitter = (rng or random).uniform(1.0, 1.0 + RETRY_JITTER)
+        return max(1, min(most_s, math.ceil(wait * jitter)))
+
     def snapshot(self) -> dict[str, Any]:
         """The state, since when (UTC) and for how long; `down_for_s` too while down."""
         with self._lock:
@@ -120,3 +139,8 @@ class DependencyLink:
 #: This process's view of each dependency.
 KAFKA = DependencyLink("Kafka")
 POSTGRES = DependencyLink("PostgreSQL")
+
+
+def link_of(dependency: str) -> DependencyLink | None:
+    """The link of a dependency named as in a 503's envelope ("kafka", "postgres")."""
+    return {"kafka": KAFKA, "postgres": POSTGRES}.get(dependency)

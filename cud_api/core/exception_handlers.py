@@ -117,6 +117,17 @@ def postgres_refusal_reason(exc: OperationalError | InterfaceError) -> str:
     return "timeout" if sqlstate in _PG_TIMEOUT_STATES else "unavailable"
 
 
+def _retry_after(dependency: str) -> dict[str, str]:
+    """The Retry-After header of a 503 that `dependency` caused."""
+    link = dependency_link.link_of(dependency)
+    seconds = (
+        link.retry_after_s(settings.RETRY_AFTER_SECONDS, settings.RETRY_AFTER_MAX_SECONDS)
+        if link is not None
+        else settings.RETRY_AFTER_SECONDS
+    )
+    return {"Retry-After": str(seconds)}
+
+
 def _count_refusal(dependency: str, reason: str) -> None:
     if settings.METRICS_ON:
         write_refused(dependency, reason)
@@ -134,7 +145,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             503,
             exc.message,
             {exc.dependency: [exc.detail or "unavailable"]},
-            {"Retry-After": str(settings.RETRY_AFTER_SECONDS)},
+            _retry_after(exc.dependency),
         )
     if isinstance(exc, OperationalError | InterfaceError):
         # Connection loss or timeout talking to PostgreSQL: a dependency outage, not a bug,
@@ -145,7 +156,7 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             503,
             "PostgreSQL is unavailable; nothing was queued. Retry later.",
             {"postgres": [str(exc).strip() or exc.__class__.__name__]},
-            {"Retry-After": str(settings.RETRY_AFTER_SECONDS)},
+            _retry_after("postgres"),
         )
     if isinstance(exc, RequestDataTooBig):
         limit = settings.MAX_BODY_BYTES

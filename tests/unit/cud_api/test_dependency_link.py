@@ -129,3 +129,32 @@ def test_a_probe_that_finds_the_dependency_back_logs_the_return(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "Kafka reachable again from the write API after 12.0s"
     ]
+
+
+class Jitter:
+    """A random source whose uniform() answers the given end of its range."""
+
+    def __init__(self, end: str) -> None:
+        self.end = end
+
+    def uniform(self, low: float, high: float) -> float:
+        return low if self.end == "low" else high
+
+
+@pytest.mark.parametrize(
+    ("down_for", "low", "high"),
+    [
+        (None, 5, 6),  # up: the base, up to a fifth more
+        (10.0, 5, 6),  # a short outage: still the base
+        (120.0, 12, 15),  # a tenth of the outage
+        (1000.0, 30, 30),  # never more than the most
+    ],
+)
+def test_retry_after_grows_with_the_outage_up_to_the_most(down_for, low, high):
+    clock = Clock()
+    link = DependencyLink("Kafka", clock)
+    if down_for is not None:
+        link.failed("Connection refused")
+        clock.now += down_for
+    assert link.retry_after_s(5, 30, Jitter("low")) == low
+    assert link.retry_after_s(5, 30, Jitter("high")) == high

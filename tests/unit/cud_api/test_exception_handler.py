@@ -177,3 +177,16 @@ def test_with_the_metrics_off_a_503_is_not_counted():
     total = all_refusals()
     assert handle(kafka_refused("queue_full")).status_code == 503
     assert all_refusals() == total
+
+
+def test_a_503_asks_for_a_longer_wait_the_longer_its_dependency_has_been_down(monkeypatch):
+    from cud_api.core import dependency_link
+
+    clock = {"now": 0.0}
+    link = dependency_link.DependencyLink("Kafka", lambda: clock["now"])
+    monkeypatch.setattr(dependency_link, "KAFKA", link)
+    refused = ProduceFailedError("unreachable", "kafka", "Kafka is unreachable.")
+    assert int(handle(refused)["Retry-After"]) in {5, 6}
+    link.failed("Connection refused")
+    clock["now"] += 200.0
+    assert 20 <= int(handle(refused)["Retry-After"]) <= 24
