@@ -200,7 +200,9 @@ class CommandPublisher:
         self, *, topic: str, key: bytes, value: bytes, timeout: float
     ) -> tuple[Delivery, float]:
         """Produce and wait; return the delivery and the seconds from produce to its report."""
-        command_admission_check()
+        # Kafka may have gone away since the write's admission; publish() counts this refusal.
+        if (refused := _refusal_while_down()) is not None:
+            raise refused
         pending = _Pending()
         started = time.perf_counter()
         try:
@@ -252,18 +254,28 @@ class CommandPublisher:
             self._stop.set()
 
 
-def command_admission_check() -> None:
-    """Refuse a write at once (503) while this process knows Kafka to be down.
+def _refusal_while_down() -> ProduceFailedError | None:
+    """The 503 of a write while this process knows Kafka to be down, else None."""
+    if not KAFKA.down:
+        return None
+    return ProduceFailedError(
+        "unreachable",
+        "kafka",
+        "Kafka is unreachable; nothing was queued. Retry later.",
+        "Kafka is down (it did not answer the last metadata request); the command was not sent",
+    )
 
-    Called before any other work of a write too, so a refusal costs no PostgreSQL round trip.
-    """
-    if KAFKA.down:
-        raise ProduceFailedError(
-            "unreachable",
-            "kafka",
-            "Kafka is unreachable; nothing was queued. Retry later.",
-            "Kafka is down (it did not answer the last metadata request); the command was not sent",
-        )
+
+def command_admission_check() -> None:
+    """Refuse a write at once (503, counted as a produce failure) while this process knows
+    Kafka to be down; called before any other work of a write, so a refusal costs no
+    PostgreSQL round trip."""
+    refused = _refusal_while_down()
+    if refused is None:
+        return
+    if settings.METRICS_ON:
+        PRODUCE_FAILURES.labels(refused.reason).inc()
+    raise refused
 
 
 _publisher: CommandPublisher | None = None

@@ -289,6 +289,26 @@ def test_a_refused_command_is_a_503_counted_by_reason_and_not_as_produced(produc
     assert value("cud_api_commands_produced_total", operation="delete") == produced
 
 
+def test_a_write_refused_at_admission_while_kafka_is_down_is_one_produce_failure():
+    from cud_api.todos import commands
+
+    commands.KAFKA.failed("Connection refused")
+    failures = value("cud_api_produce_failures_total", reason="unreachable")
+    with pytest.raises(DependencyUnavailableError):
+        commands.command_admission_check()
+    assert value("cud_api_produce_failures_total", reason="unreachable") == failures + 1
+
+
+def test_a_publish_refused_while_kafka_is_down_is_one_produce_failure():
+    from cud_api.todos import commands
+
+    commands.KAFKA.failed("Connection refused")
+    failures = value("cud_api_produce_failures_total", reason="unreachable")
+    with pytest.raises(DependencyUnavailableError):
+        publish(publisher(FakeProducer()), "create")
+    assert value("cud_api_produce_failures_total", reason="unreachable") == failures + 1
+
+
 def test_a_delivery_failure_without_an_error_has_a_fixed_reason():
     assert delivery_failure_reason(None) == "delivery_unknown"
 
