@@ -261,8 +261,8 @@ def _refusal_while_down() -> ProduceFailedError | None:
     return ProduceFailedError(
         "unreachable",
         "kafka",
-        "Kafka is unreachable; nothing was queued. Retry later.",
-        "Kafka is down (it did not answer the last metadata request); the command was not sent",
+        "Kafka is unreachable; the command was not sent. Retry later.",
+        "Kafka is down (it did not answer the last metadata request)",
     )
 
 

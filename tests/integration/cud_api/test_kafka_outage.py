@@ -28,8 +28,8 @@ def test_writes_get_503_while_kafka_is_down_and_202_after_it_returns(api, stack)
         assert "kafka" in body["errors"]
         assert "queued" not in body["message"]
 
-        # Once a worker knows Kafka is down it refuses writes after a bounded metadata probe,
-        # counted as "unreachable", instead of each waiting out the delivery timeout.
+        # Once a worker knows Kafka is down it refuses writes at once, counted as "unreachable",
+        # instead of each waiting out the delivery timeout.
         before = refused_as_unreachable(api)
 
         def refused_without_waiting_for_delivery() -> bool:
