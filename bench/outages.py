@@ -27,7 +27,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from bench.context import Bench
-from bench.gen.mixed import generator_env
+from bench.gen.mixed import CONNECTION_FAILED, FAILURE_OUTCOMES, TIMED_OUT, generator_env
 from bench.logscan import follow_logs
 from bench.procs import BackgroundGenerator
 from contracts.stores import READ_MODEL_PAGES, bucket_key, bucket_of, unpack_field
@@ -69,10 +69,8 @@ def write_recovery_s(
     return None if first_ok is None else round(first_ok - back_at, 1)
 
 
-# The outcomes of a write that was not a 202 (bench.gen.mixed), and those that may have waited
-# long before they ended, so when they were sent tells more than when they ended.
-FAILURE_OUTCOMES = ("503", "timeout", "connection_error")
-SENT_FAILURES = ("timeout", "connection_error")
+# The outcomes that may have waited long before they ended: when they were sent tells more.
+SENT_FAILURES = (TIMED_OUT, CONNECTION_FAILED)
 
 
 def outcome_timeline(

@@ -105,6 +105,11 @@ class Credentials:
                 print(f"token renewal failed: {exc}", file=sys.stderr)
 
 
+# The outcomes of a write that was not a 202, as `failures` records them.
+REFUSED, TIMED_OUT, CONNECTION_FAILED = "503", "timeout", "connection_error"
+FAILURE_OUTCOMES = (REFUSED, TIMED_OUT, CONNECTION_FAILED)
+
+
 class Run:
     """The state of one run: counts, the live todos, the accepted-writes log."""
 
@@ -128,8 +133,8 @@ class Run:
         self.refused_by_dependency: dict[str, int] = {}
         self.last_refusal_by_dependency: dict[str, float] = {}  # wall-clock s
         self.accept_times: list[float] = []  # wall-clock s of each 202
-        # (sent, answered, outcome) in wall-clock s of each write that was not a 202: "503",
-        # "timeout" or "connection_error"; with keep_times only.
+        # (sent, answered, outcome) in wall-clock s of each write that was not a 202, the
+        # outcome one of FAILURE_OUTCOMES; with keep_times only.
         self.failures: list[tuple[float, float, str]] = []
         self.write_latency: list[float] = []
         self.lateness: list[float] = []
@@ -202,10 +207,10 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
                 retry_in = retry_after_s(resp.headers.get("Retry-After"))
         except TimeoutError:
             run.counts["timeouts"] += 1
-            status, outcome = -1, "timeout"
+            status, outcome = -1, TIMED_OUT
         except aiohttp.ClientError:
             run.counts["connection_errors"] += 1
-            status, outcome = -1, "connection_error"
+            status, outcome = -1, CONNECTION_FAILED
         at = time.time()
         run.status_counts[str(status)] = run.status_counts.get(str(status), 0) + 1
         if status == 202:
@@ -215,7 +220,7 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
             return
         if status == 503:
             run.refused(payload, at)
-            outcome = "503"
+            outcome = REFUSED
         elif status != -1:
             # A 4xx/5xx other than 503 is not retried: it would fail the same way again.
             run.counts["failed_other_status"] += 1

@@ -238,11 +238,11 @@ class CommandPublisher:
         KAFKA.answered()
         return pending.delivery, pending.reported_at - started
 
-    def _probe(self) -> KafkaException | None:
+    def _probe(self) -> Exception | None:
         """Ask the broker for the command topic's metadata; return the error, if any."""
         try:
             command_topic_metadata(self.producer, PROBE_TIMEOUT_S)
-        except KafkaException as exc:
+        except Exception as exc:  # whatever the cause, the delivery thread must go on
             return exc
         return None
 

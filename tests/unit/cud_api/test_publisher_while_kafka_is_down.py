@@ -4,6 +4,8 @@ Runs against librdkafka itself: its in-process mock cluster for a broker that an
 closed port for one that does not.
 """
 
+import threading
+
 import pytest
 
 from cud_api.core import dependency_link
@@ -79,3 +81,18 @@ def test_the_delivery_thread_finds_kafka_back_and_writes_are_acknowledged_again(
     delivery = publish(answering)
     assert delivery.topic == "todos"
     assert delivery.offset >= 0
+
+
+def test_a_probe_that_raises_leaves_kafka_down_and_the_delivery_thread_probing(
+    kafka_link, answering, monkeypatch
+):
+    probed_by = []
+
+    def broken(producer, timeout):
+        probed_by.append(threading.current_thread())
+        raise RuntimeError("not a Kafka error")
+
+    monkeypatch.setattr(commands, "command_topic_metadata", broken)
+    # A second probe by the same thread a second later shows it survived the first one's error.
+    wait_for(lambda: probed_by.count(answering._poller) >= 2, timeout=10, message="a second probe")
+    assert kafka_link.down
