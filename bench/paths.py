@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +12,7 @@ from bench.context import Bench, LagSampler
 from bench.procs import rss_snapshot, run_generator
 from bench.stats import run_summary, spread
 from bench.visibility import changelog_topic
-from bench.wrk import authorized, post_json_script, run_wrk
+from bench.wrk import authorized, post_json_keyed_script, post_json_script, run_wrk
 from contracts import topics
 
 log = logging.getLogger("bench")
@@ -26,13 +27,16 @@ WRITE_BODY = {"title": "bench write", "description": "closed loop", "completed":
 def write_path(bench: Bench) -> dict[str, Any]:
     """POST /api/todos/ with wrk at each concurrency vs acks=all produce waits, interleaved.
 
-    wrk signs in as the bench user (a fresh token per run); the baseline's commands name it.
+    Each run also POSTs with a new Idempotency-Key per request, measured against the plain
+    POST of the same run. wrk signs in as the bench user (a fresh token per run); the
+    baseline's commands name it.
     """
     sizes = bench.sizes
     result: dict[str, Any] = {"by_clients": {}}
     rss_after: dict[str, Any] | None = None
     for clients in sizes.write_clients:
         api_runs: list[dict[str, Any]] = []
+        keyed_runs: list[dict[str, Any]] = []
         base_runs: list[dict[str, Any]] = []
         if sizes.write_warmup_s > 0:
             write_warmup(bench, clients, sizes.write_warmup_s)
@@ -44,6 +48,11 @@ def write_path(bench: Bench) -> dict[str, Any]:
                 rss_after = rss_snapshot(bench.services)
             log.info("write api  c=%d run=%d: %.0f req/s p99 %.1f ms",
                      clients, run, api["rps"], api["latency"]["p99_ms"] or -1)  # fmt: skip
+            bench.quiesce()
+            keyed = write_run(bench, clients, sizes.write_duration_s, keyed=True)
+            keyed_runs.append(keyed)
+            log.info("write key  c=%d run=%d: %.0f req/s p99 %.1f ms",
+                     clients, run, keyed["rps"], keyed["latency"]["p99_ms"] or -1)  # fmt: skip
             bench.quiesce()
             meter = bench.cpu_meter()
             meter.start()
@@ -67,6 +76,7 @@ def write_path(bench: Bench) -> dict[str, Any]:
                      clients, run, base["rps"], base["latency"].get("p99_ms", -1))  # fmt: skip
         result["by_clients"][str(clients)] = {
             "api": {"summary": run_summary(api_runs, "p50_ms", "p99_ms"), "runs": api_runs},
+            "keyed": {"summary": run_summary(keyed_runs, "p50_ms", "p99_ms"), "runs": keyed_runs},
             "baseline": {"summary": run_summary(base_runs, "p50_ms", "p99_ms"), "runs": base_runs},
         }
     result["rss_after_write"] = rss_after
@@ -81,9 +91,19 @@ def write_warmup(bench: Bench, clients: int, duration_s: float) -> None:
             lua=lua)  # fmt: skip
 
 
-def write_run(bench: Bench, clients: int, duration_s: float) -> dict[str, Any]:
-    """One wrk run POSTing creates at `clients` connections; with the services' and wrk's CPU."""
-    lua = authorized(post_json_script(WRITE_BODY), bench.user.token())
+def write_run(
+    bench: Bench, clients: int, duration_s: float, *, keyed: bool = False
+) -> dict[str, Any]:
+    """One wrk run POSTing creates at `clients` connections; with the services' and wrk's CPU.
+
+    `keyed`: every request carries a new Idempotency-Key.
+    """
+    body = (
+        post_json_keyed_script(WRITE_BODY, time.time_ns() // 1_000_000)
+        if keyed
+        else post_json_script(WRITE_BODY)
+    )
+    lua = authorized(body, bench.user.token())
     meter = bench.cpu_meter()
     meter.start()
     api, gen_cpu = run_wrk(

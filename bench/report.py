@@ -181,6 +181,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 rps_target, rps_ok = ">= 1,000", (_med(api["rps"]) or 0) >= 1000
             out.append(("write", f"POST req/s, {clients} clients", _fmt(api["rps"]),
                         _fmt(base["rps"]), rps_target, _verdict(rps_ok)))  # fmt: skip
+            keyed = (data.get("keyed") or {}).get("summary")
+            if keyed:
+                out.append(("write", f"POST with Idempotency-Key req/s, {clients} clients",
+                            _fmt(keyed["rps"]), f"{_fmt(api['rps'])} (no key)", "",
+                            _verdict(None)))  # fmt: skip
             p99_target, p99_ok = "", None
             if clients == "8":
                 p99_target, p99_ok = "<= 100", (_med(api["p99_ms"]) or 1e9) <= 100

@@ -41,6 +41,21 @@ wrk.body = '{BODY}'
 wrk.headers["Content-Type"] = "application/json"
 """
 
+# A key no earlier run used: the run's start time, the wrk thread and a per-thread counter.
+KEYED = """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", run_started, tid, n)
+  return wrk.format()
+end
+"""
+
 GET_BY_ID = """
 local ids = {IDS}
 local prefix = "{PREFIX}"
@@ -96,9 +111,19 @@ def script(body: str) -> str:
     return body + _DONE.replace("__GRID__", grid)
 
 
+def _post_json(payload: dict[str, Any]) -> str:
+    """Lua making every request a POST of `payload`."""
+    return POST_JSON.replace("{BODY}", json.dumps(payload).replace("'", "\\'"))
+
+
 def post_json_script(payload: dict[str, Any]) -> str:
     """POST the same JSON body on every request."""
-    return script(POST_JSON.replace("{BODY}", json.dumps(payload).replace("'", "\\'")))
+    return script(_post_json(payload))
+
+
+def post_json_keyed_script(payload: dict[str, Any], run_started: int) -> str:
+    """POST the same JSON body with a new Idempotency-Key on every request."""
+    return script(_post_json(payload) + f'run_started = "{int(run_started)}"\n' + KEYED)
 
 
 def get_by_id_script(path_prefix: str, ids: Sequence[int]) -> str:

@@ -48,6 +48,9 @@ def test_smoke_run_of_the_bench_writes_table_json_and_png(
     for data in results["write"]["by_clients"].values():
         assert _spread_ok(data["api"]["summary"]["rps"])
         assert _spread_ok(data["baseline"]["summary"]["rps"])
+        # A new key per request: every keyed POST is a first use, answered 202.
+        assert _spread_ok(data["keyed"]["summary"]["rps"])
+        assert data["keyed"]["runs"][0]["errors"] == 0, data["keyed"]["runs"][0]
         assert data["api"]["runs"][0]["generator_cpu"]["cpu_s"] >= 0
     for data in results["e2e"]["by_rate"].values():
         run = data["runs"][0]
