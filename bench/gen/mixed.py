@@ -3,9 +3,10 @@
 Writes are scheduled at t0 + i/rate whatever the answers do (open loop). Each write's kind is
 drawn from the configured mix; updates and deletes act on todos this run created and has not
 deleted. Reads (by id of a created todo, and the list's first page) run at their own rate.
-With `retry_for_s` a refused write (503, a connection error or a timeout) is sent again after the
-answer's Retry-After; without it, it is counted and dropped. A 503 is also counted under each
-dependency its error envelope names (the keys of `errors`), with the time of the last.
+With `retry_for_s` a refused write (503, a 409 for a create whose key is still being answered,
+a connection error or a timeout) is sent again after the answer's Retry-After; without it, it is
+counted and dropped. A 503 is also counted under each dependency its error envelope names (the
+keys of `errors`), with the time of the last.
 Scheduling stops after `duration_s` or as soon as `stop_file` exists. Every accepted write is
 appended to `accepted_log` (one JSON line, flushed) so the harness can follow them during the
 run. With `idempotency_keys` each create carries an Idempotency-Key (its title), as a retrying
@@ -106,8 +107,8 @@ class Credentials:
 
 
 # The outcomes of a write that was not a 202, as `failures` records them.
-REFUSED, TIMED_OUT, CONNECTION_FAILED = "503", "timeout", "connection_error"
-FAILURE_OUTCOMES = (REFUSED, TIMED_OUT, CONNECTION_FAILED)
+REFUSED, IN_FLIGHT, TIMED_OUT, CONNECTION_FAILED = "503", "409", "timeout", "connection_error"
+FAILURE_OUTCOMES = (REFUSED, IN_FLIGHT, TIMED_OUT, CONNECTION_FAILED)
 
 
 class Run:
@@ -121,6 +122,7 @@ class Run:
         self.counts: dict[str, int] = {
             "accepted": 0,
             "refused_503": 0,
+            "in_flight_409": 0,
             "failed_other_status": 0,
             "connection_errors": 0,
             "timeouts": 0,
@@ -221,8 +223,12 @@ async def _write(run: Run, http: aiohttp.ClientSession, creds: Credentials, i: i
         if status == 503:
             run.refused(payload, at)
             outcome = REFUSED
+        elif status == 409:
+            # An earlier attempt of this create (timed out here) is still being answered.
+            run.counts["in_flight_409"] += 1
+            outcome = IN_FLIGHT
         elif status != -1:
-            # A 4xx/5xx other than 503 is not retried: it would fail the same way again.
+            # Any other 4xx/5xx is not retried: it would fail the same way again.
             run.counts["failed_other_status"] += 1
             return
         run.refusal_times.append(at)
@@ -265,10 +271,12 @@ async def _paced(
     t0 = now()
     i = 0
     while rate > 0:
-        t_sched = t0 + i / rate
+        offset_s = i / rate
+        t_sched = t0 + offset_s
         # A stat of a local file every 10 writes: cheap, and only this generator's loop waits.
         stopping = i % 10 == 0 and stop_file is not None and stop_file.exists()  # noqa: ASYNC240
-        if t_sched - t0 >= duration_s or stopping:
+        # The offset, not t_sched - t0: that difference rounds below it for some t0.
+        if offset_s >= duration_s or stopping:
             break
         delay = t_sched - now()
         if delay > 0:

@@ -5,7 +5,10 @@ command is emitted, and marked answered once Kafka acknowledged it. A retry afte
 in between finds the promise unanswered and emits the same command again, which the command
 agent applies once (it is keyed by command id): a key never makes a second todo. Concurrent
 requests with one key are serialized by a PostgreSQL session advisory lock held until the
-first is answered, so the others replay its response instead of emitting again.
+first is answered: one arriving meanwhile is refused at once with 409 and `Retry-After: 1` (as
+the IETF Idempotency-Key draft asks) instead of holding a server thread; once the first is answered,
+a retry replays its response. A first request makes four round trips: lock and read, store the
+promise, mark it answered, unlock.
 """
 
 from __future__ import annotations
@@ -15,15 +18,14 @@ import itertools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from cud_api.core.exceptions import ApplicationError, ConflictError, UnprocessableError
@@ -96,33 +98,65 @@ def idempotent_call(
     `promise` decides the response without any effect (it is stored first); `fulfil` makes
     the effect that response promises and must be safe to repeat for the same response.
     """
-    with _key_locked(key):
-        with transaction.atomic():
-            response = _stored_response(key=key, fingerprint=fingerprint)
-            if response is None:
-                response = promise()
-                IdempotencyKey.objects.create(
-                    key=key,
-                    fingerprint=fingerprint,
-                    response_body=response.body,
-                    response_headers=response.headers,
-                )
-        if response.replayed:
-            return response
-        # Raises on failure: the promise stays unanswered and a retry fulfils it again.
-        fulfil(response)
-        IdempotencyKey.objects.filter(key=key).update(status_code=response.status_code)
+    stored = _key_claim(key)
+    try:
+        response = _stored_response(stored, fingerprint=fingerprint)
+        if response is None:
+            response = promise()
+            _promise_store(key=key, fingerprint=fingerprint, response=response)
+        if not response.replayed:
+            # Raises on failure: the promise stays unanswered and a retry fulfils it again.
+            fulfil(response)
+    except BaseException:
+        _key_unlock(key)
+        raise
+    if response.replayed:
+        _key_unlock(key)
+    else:
+        _key_answer(key=key, status_code=response.status_code)
     _maybe_purge()
     return response
 
 
-def _stored_response(*, key: str, fingerprint: str) -> StoredResponse | None:
-    """The response stored for `key`, replayed if answered; None for a key unused in the TTL."""
-    ttl = timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-    stored = IdempotencyKey.objects.filter(key=key).first()
-    if stored is not None and stored.created_at < timezone.now() - ttl:
-        stored.delete()
-        stored = None
+@dataclass(frozen=True)
+class _StoredRow:
+    """What the idempotency table holds for a key within the TTL."""
+
+    fingerprint: str
+    status_code: int | None
+    response_body: dict[str, Any]
+    response_headers: dict[str, str]
+
+
+def _key_claim(key: str) -> _StoredRow | None:
+    """Take the key's session advisory lock and read its row, in one round trip.
+
+    409 at once when another request holds the lock: it is still being answered. A row older
+    than the TTL reads as none (the promise stored next replaces it).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%(key)s, 0)),"
+            " k.fingerprint, k.status_code, k.response_body::text, k.response_headers::text"
+            " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys AS k ON k.key = %(key)s"
+            " AND k.created_at >= now() - make_interval(secs => %(ttl)s)",
+            {"key": key, "ttl": settings.IDEMPOTENCY_KEY_TTL_SECONDS},
+        )
+        locked, fingerprint, status_code, body, headers = cursor.fetchone()
+    if not locked:
+        raise ConflictError("A request with this Idempotency-Key is still being processed.")
+    if fingerprint is None:
+        return None
+    return _StoredRow(
+        fingerprint=fingerprint,
+        status_code=status_code,
+        response_body=orjson.loads(body) if body else {},
+        response_headers=orjson.loads(headers) if headers else {},
+    )
+
+
+def _stored_response(stored: _StoredRow | None, *, fingerprint: str) -> StoredResponse | None:
+    """The response stored for a key, replayed if answered; None for a key unused in the TTL."""
     if stored is None:
         return None
     if stored.fingerprint != fingerprint:
@@ -133,34 +167,40 @@ def _stored_response(*, key: str, fingerprint: str) -> StoredResponse | None:
     return StoredResponse(
         # An unanswered promise is a 202 whose command may not have reached Kafka.
         status_code=stored.status_code or 202,
-        body=_envelope_ordered(stored.response_body or {}),
-        headers=dict(stored.response_headers or {}),
+        body=_envelope_ordered(stored.response_body),
+        headers=dict(stored.response_headers),
         replayed=stored.status_code is not None,
     )
 
 
-@contextmanager
-def _key_locked(key: str) -> Iterator[None]:
-    """Hold a session advisory lock on `key`; 409 if another request holds it too long."""
-    # Long enough for the first request's Kafka delivery to finish, short enough to bound
-    # how long a duplicate waits.
-    lock_wait_ms = settings.KAFKA_DELIVERY_TIMEOUT_MS + 5000
+def _promise_store(*, key: str, fingerprint: str, response: StoredResponse) -> None:
+    """Store the response a key promises, unanswered; it replaces a row past the TTL."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SET lock_timeout = {int(lock_wait_ms)}")
-        try:
-            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-        except OperationalError as exc:
-            if "lock timeout" not in str(exc):
-                raise
-            raise ConflictError(
-                "A request with this Idempotency-Key is still being processed."
-            ) from exc
-        finally:
-            cursor.execute("RESET lock_timeout")
+        cursor.execute(
+            "INSERT INTO idempotency_keys"
+            " (key, fingerprint, status_code, response_body, response_headers, created_at)"
+            " VALUES (%s, %s, NULL, %s::jsonb, %s::jsonb, now())"
+            " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+            " status_code = NULL, response_body = EXCLUDED.response_body,"
+            " response_headers = EXCLUDED.response_headers, created_at = EXCLUDED.created_at",
+            [key, fingerprint, orjson.dumps(response.body).decode(),
+             orjson.dumps(response.headers).decode()],
+        )  # fmt: skip
+
+
+def _key_answer(*, key: str, status_code: int) -> None:
+    """Mark the key's promise answered, then release its lock.
+
+    Two statements: an unlock inside the UPDATE's statement would come before its commit, and a
+    request taking the lock in between would read the promise unanswered and emit again.
+    """
     try:
-        yield
-    finally:
+        IdempotencyKey.objects.filter(key=key).update(status_code=status_code)
+    except BaseException:
+        # The promise stays unanswered (a retry emits the same command again).
         _key_unlock(key)
+        raise
+    _key_unlock(key)
 
 
 def _key_unlock(key: str) -> None:

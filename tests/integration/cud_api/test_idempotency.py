@@ -37,13 +37,38 @@ def test_concurrent_requests_with_one_key_emit_one_command(api, commands):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(send, range(8)))
-    assert [r.status_code for r in responses] == [202] * 8
-    assert len({r.json()["data"]["command_id"] for r in responses}) == 1
-    assert sum("Idempotent-Replayed" in r.headers for r in responses) == 7
-    todo_id = responses[0].json()["data"]["id"]
-    commands.wait_for_command(responses[0].json()["data"]["command_id"])
+    # One request answers; one arriving while it is in flight is refused (409, retry in 1 s),
+    # one arriving after it replays its response.
+    assert {r.status_code for r in responses} <= {202, 409}, [r.text for r in responses]
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.headers["Retry-After"] == "1"
+    accepted = [r for r in responses if r.status_code == 202]
+    assert sum("Idempotent-Replayed" not in r.headers for r in accepted) == 1
+    assert len({r.json()["data"]["command_id"] for r in accepted}) == 1
+    retry = send(None)
+    assert retry.status_code == 202 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == accepted[0].json()
+    todo_id = retry.json()["data"]["id"]
+    commands.wait_for_command(retry.json()["data"]["command_id"])
     commands.read_to_end()
     assert len(commands.for_todo(todo_id)) == 1
+
+
+def test_a_key_in_flight_is_409_at_once_and_free_once_answered(api, pg, user):
+    key = f"in-flight-{uuid.uuid4()}"
+    # What a request still being answered holds: the key's session advisory lock.
+    pg.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [stored_key(user, key)])
+    try:
+        refused = api.post("/api/todos/", json={"title": "wait"}, headers={"Idempotency-Key": key})
+    finally:
+        pg.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [stored_key(user, key)])
+    assert refused.status_code == 409
+    assert refused.headers["Retry-After"] == "1"
+    assert "still being processed" in refused.json()["message"]
+    # The refusal stored nothing: the key's first answer comes now.
+    first = api.post("/api/todos/", json={"title": "wait"}, headers={"Idempotency-Key": key})
+    assert first.status_code == 202
+    assert "Idempotent-Replayed" not in first.headers
 
 
 def stored_key(user, key):

@@ -83,16 +83,29 @@ def test_the_delivery_thread_finds_kafka_back_and_writes_are_acknowledged_again(
     assert delivery.offset >= 0
 
 
-def test_a_probe_that_raises_leaves_kafka_down_and_the_delivery_thread_probing(
-    kafka_link, answering, monkeypatch
-):
-    probed_by = []
+@pytest.fixture
+def probed_by(kafka_link, monkeypatch):
+    """The threads of every probe, each raising a non-Kafka error."""
+    threads: list[threading.Thread] = []
 
     def broken(producer, timeout):
-        probed_by.append(threading.current_thread())
+        threads.append(threading.current_thread())
         raise RuntimeError("not a Kafka error")
 
     monkeypatch.setattr(commands, "command_topic_metadata", broken)
+    return threads
+
+
+@pytest.fixture
+def answering_broken_probe(probed_by):
+    """A publisher whose probes all raise, from the first (none can find the broker first)."""
+    yield from publisher(**{"test.mock.num.brokers": 1})
+
+
+def test_a_probe_that_raises_leaves_kafka_down_and_the_delivery_thread_probing(
+    kafka_link, probed_by, answering_broken_probe
+):
     # A second probe by the same thread a second later shows it survived the first one's error.
-    wait_for(lambda: probed_by.count(answering._poller) >= 2, timeout=10, message="a second probe")
+    poller = answering_broken_probe._poller
+    wait_for(lambda: probed_by.count(poller) >= 2, timeout=10, message="a second probe")
     assert kafka_link.down
