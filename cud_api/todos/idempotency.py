@@ -98,41 +98,28 @@ def idempotent_call(
     `promise` decides the response without any effect (it is stored first); `fulfil` makes
     the effect that response promises and must be safe to repeat for the same response.
     """
-    stored = _key_claim(key)
+    response = _key_claim(key, fingerprint=fingerprint)
     try:
-        response = _stored_response(stored, fingerprint=fingerprint)
         if response is None:
             response = promise()
             _promise_store(key=key, fingerprint=fingerprint, response=response)
         if not response.replayed:
             # Raises on failure: the promise stays unanswered and a retry fulfils it again.
             fulfil(response)
-    except BaseException:
+            # Committed before the unlock below: a request taking the lock then reads it answered.
+            IdempotencyKey.objects.filter(key=key).update(status_code=response.status_code)
+    finally:
         _key_unlock(key)
-        raise
-    if response.replayed:
-        _key_unlock(key)
-    else:
-        _key_answer(key=key, status_code=response.status_code)
     _maybe_purge()
     return response
 
 
-@dataclass(frozen=True)
-class _StoredRow:
-    """What the idempotency table holds for a key within the TTL."""
+def _key_claim(key: str, *, fingerprint: str) -> StoredResponse | None:
+    """Take the key's session advisory lock and read its stored response, in one round trip.
 
-    fingerprint: str
-    status_code: int | None
-    response_body: dict[str, Any]
-    response_headers: dict[str, str]
-
-
-def _key_claim(key: str) -> _StoredRow | None:
-    """Take the key's session advisory lock and read its row, in one round trip.
-
-    409 at once when another request holds the lock: it is still being answered. A row older
-    than the TTL reads as none (the promise stored next replaces it).
+    409 at once when another request holds the lock: it is still being answered. None for a key
+    unused within the TTL (an older row is replaced by the promise stored next); 422 for a key
+    stored with another request's fingerprint. An answered response comes back as a replay.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -142,34 +129,23 @@ def _key_claim(key: str) -> _StoredRow | None:
             " AND k.created_at >= now() - make_interval(secs => %(ttl)s)",
             {"key": key, "ttl": settings.IDEMPOTENCY_KEY_TTL_SECONDS},
         )
-        locked, fingerprint, status_code, body, headers = cursor.fetchone()
+        locked, stored_fingerprint, status_code, body, headers = cursor.fetchone()
     if not locked:
         raise ConflictError("A request with this Idempotency-Key is still being processed.")
-    if fingerprint is None:
+    if stored_fingerprint is None:
         return None
-    return _StoredRow(
-        fingerprint=fingerprint,
-        status_code=status_code,
-        response_body=orjson.loads(body) if body else {},
-        response_headers=orjson.loads(headers) if headers else {},
-    )
-
-
-def _stored_response(stored: _StoredRow | None, *, fingerprint: str) -> StoredResponse | None:
-    """The response stored for a key, replayed if answered; None for a key unused in the TTL."""
-    if stored is None:
-        return None
-    if stored.fingerprint != fingerprint:
+    if stored_fingerprint != fingerprint:
+        _key_unlock(key)
         raise UnprocessableError(
             "This Idempotency-Key was already used for a different request.",
             {"Idempotency-Key": ["Already used with a different request body."]},
         )
     return StoredResponse(
         # An unanswered promise is a 202 whose command may not have reached Kafka.
-        status_code=stored.status_code or 202,
-        body=_envelope_ordered(stored.response_body),
-        headers=dict(stored.response_headers),
-        replayed=stored.status_code is not None,
+        status_code=status_code or 202,
+        body=_envelope_ordered(orjson.loads(body) if body else {}),
+        headers=orjson.loads(headers) if headers else {},
+        replayed=status_code is not None,
     )
 
 
@@ -186,21 +162,6 @@ def _promise_store(*, key: str, fingerprint: str, response: StoredResponse) -> N
             [key, fingerprint, orjson.dumps(response.body).decode(),
              orjson.dumps(response.headers).decode()],
         )  # fmt: skip
-
-
-def _key_answer(*, key: str, status_code: int) -> None:
-    """Mark the key's promise answered, then release its lock.
-
-    Two statements: an unlock inside the UPDATE's statement would come before its commit, and a
-    request taking the lock in between would read the promise unanswered and emit again.
-    """
-    try:
-        IdempotencyKey.objects.filter(key=key).update(status_code=status_code)
-    except BaseException:
-        # The promise stays unanswered (a retry emits the same command again).
-        _key_unlock(key)
-        raise
-    _key_unlock(key)
 
 
 def _key_unlock(key: str) -> None:
