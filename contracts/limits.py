@@ -13,3 +13,7 @@ TODO_ID_MAX = 2**63 - 1
 # List pages: `?limit=` defaults to and is bounded by these.
 LIST_LIMIT_DEFAULT = 100
 LIST_LIMIT_MAX = 1000
+# A dependency answering slower than this (in seconds), several times in a row, is "slow" in
+# both services' /health and in `make status`: ten times what a loopback check takes on the
+# loaded stack, and below the worker's 1.5 s probe timeout.
+DEPENDENCY_SLOW_SECONDS = 0.5

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.limits import DEPENDENCY_SLOW_SECONDS
+
 logger = logging.getLogger("cud_api.dependencies")
 
-# A check slower than this is slow; SLOW_CHECKS slow checks in a row (not one spike) make the
+# SLOW_CHECKS checks in a row slower than DEPENDENCY_SLOW_SECONDS (not one spike) make the
 # dependency "slow", a warning beside "up".
-SLOW_SECONDS = 0.5
 SLOW_CHECKS = 2
 # While down, a probe at most this often (from the end of the last one).
 PROBE_EVERY_S = 1.0
@@ -79,7 +80,8 @@ class DependencyLink:
         """Note a success (that took `latency_s`, if timed); return the outage length if down."""
         with self._lock:
             if latency_s is not None:
-                self._slow_checks = self._slow_checks + 1 if latency_s > SLOW_SECONDS else 0
+                slow_check = latency_s > DEPENDENCY_SLOW_SECONDS
+                self._slow_checks = self._slow_checks + 1 if slow_check else 0
             slow = self._slow_checks >= SLOW_CHECKS
             state = "slow" if slow else "up"
             previous = self._state

@@ -1,8 +1,9 @@
 """Each dependency's state (up, slow, down) from periodic probes: logged once per change.
 
 A probe either answers, in some time, or fails. Down is two failed probes in a row (one lost
-probe is not an outage); slow is SLOW_PROBES answers in a row slower than SLOW_SECONDS (one
-slow answer is a spike, not a state); a slow dependency is up again after as many fast answers.
+probe is not an outage); slow is SLOW_PROBES answers in a row slower than
+DEPENDENCY_SLOW_SECONDS (one slow answer is a spike, not a state); a slow dependency is up again
+after as many fast answers.
 Each change is one log line; while anything is down or slow, or repeated records were held
 back, a summary line every SUMMARY_SECONDS says what and for how long.
 """
@@ -16,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.limits import DEPENDENCY_SLOW_SECONDS
+
 log = logging.getLogger(__name__)
 
 UP, SLOW, DOWN, UNKNOWN = "up", "slow", "down", "unknown"
 # Failed probes in a row that make a dependency down.
 DOWN_AFTER = 2
-# A probe answering slower than this is slow; SLOW_PROBES of them in a row make the state slow
-# (with PROBE_SECONDS = 2 that is about 6 s of sustained slowness).
-SLOW_SECONDS = 0.5
+# SLOW_PROBES probes in a row slower than DEPENDENCY_SLOW_SECONDS make the state slow (with
+# PROBE_SECONDS = 2 that is about 6 s of sustained slowness).
 SLOW_PROBES = 3
 SUMMARY_SECONDS = 60.0
 
@@ -117,7 +119,7 @@ class DependencyWatch:
         elif dep.state == UNKNOWN:
             self._enter(dep, UP, now, self._wall())
         dep.failures, dep.failing_since, dep.failing_since_wall = 0, None, None
-        if latency_s > SLOW_SECONDS:
+        if latency_s > DEPENDENCY_SLOW_SECONDS:
             dep.slow_answers, dep.fast_answers = dep.slow_answers + 1, 0
             if dep.state == UP and dep.slow_answers >= SLOW_PROBES:
                 self._enter(dep, SLOW, now, self._wall())
@@ -125,7 +127,7 @@ class DependencyWatch:
                     "%s slow: %d probes in a row took over %.1f s (last %.2f s)",
                     name,
                     dep.slow_answers,
-                    SLOW_SECONDS,
+                    DEPENDENCY_SLOW_SECONDS,
                     latency_s,
                 )
                 self._start_period(dep, now)

@@ -85,7 +85,7 @@ def test_a_slow_dependency_is_named_in_the_200s_message(anonymous, clock, monkey
     monkeypatch.setattr(core_apis, "postgres_check", lambda: {"migrated": True})
     monkeypatch.setattr(core_apis, "kafka_check", lambda: {"brokers": 1})
     # The check's latency is taken on the real clock: a negative bound makes every one slow.
-    monkeypatch.setattr(dependency_link, "SLOW_SECONDS", -1.0)
+    monkeypatch.setattr(dependency_link, "DEPENDENCY_SLOW_SECONDS", -1.0)
     anonymous.get("/health/")
     response = anonymous.get("/health/")
     assert response.status_code == 200
