@@ -171,9 +171,11 @@ KAFKA_DELIVERY_TIMEOUT_MS = int(os.environ.get("CUD_API_KAFKA_DELIVERY_TIMEOUT_M
 # How long librdkafka holds a command to batch it with concurrent ones (linger.ms).
 KAFKA_LINGER_MS = int(os.environ.get("CUD_API_KAFKA_LINGER_MS", "1"))
 # Seconds a client is asked to wait (Retry-After) when a dependency is down; longer as the
-# outage lasts, up to the most (cud_api.core.dependency_link.DependencyLink.retry_after_s).
+# outage lasts, up to the most (cud_api.core.dependency_link.DependencyLink.retry_after_s). The
+# most is half the 30 s in which writes should be readable again after a dependency's return: a
+# client told to wait at the outage's end comes back no later than that, with time left to drain.
 RETRY_AFTER_SECONDS = 5
-RETRY_AFTER_MAX_SECONDS = 30
+RETRY_AFTER_MAX_SECONDS = 15
 
 # Ids each process reserves from the `todos` sequence per round trip (1: one nextval per create,
 # ids increasing across all processes; larger: fewer round trips, ids increasing per process).
