@@ -7,8 +7,9 @@ agent applies once (it is keyed by command id): a key never makes a second todo.
 requests with one key are serialized by a PostgreSQL session advisory lock held until the
 first is answered: one arriving meanwhile is refused at once with 409 and `Retry-After: 1` (as
 the IETF Idempotency-Key draft asks) instead of holding a server thread; once the first is answered,
-a retry replays its response. A first request makes four round trips: lock and read, store the
-promise, mark it answered, unlock.
+a retry replays its response. A first request makes three round trips: lock and read, store the
+promise, then mark it answered and unlock. Only the promise waits for its commit to be flushed:
+a mark lost in a crash leaves the promise unanswered, and its retry emits the same command again.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def idempotent_call(
     `promise` decides the response without any effect (it is stored first); `fulfil` makes
     the effect that response promises and must be safe to repeat for the same response.
     """
+    if connection.in_atomic_block:
+        # The answer's own COMMIT (in _answer_and_unlock) would end the caller's transaction.
+        raise RuntimeError("idempotent_call needs autocommit, not an atomic block")
     response = _key_claim(key, fingerprint=fingerprint)
     try:
         if response is None:
@@ -106,10 +110,13 @@ def idempotent_call(
         if not response.replayed:
             # Raises on failure: the promise stays unanswered and a retry fulfils it again.
             fulfil(response)
-            # Committed before the unlock below: a request taking the lock then reads it answered.
-            IdempotencyKey.objects.filter(key=key).update(status_code=response.status_code)
-    finally:
+    except BaseException:
         _key_unlock(key)
+        raise
+    if response.replayed:
+        _key_unlock(key)
+    else:
+        _answer_and_unlock(key, status_code=response.status_code)
     _maybe_purge()
     return response
 
@@ -162,6 +169,28 @@ def _promise_store(*, key: str, fingerprint: str, response: StoredResponse) -> N
             [key, fingerprint, orjson.dumps(response.body).decode(),
              orjson.dumps(response.headers).decode()],
         )  # fmt: skip
+
+
+def _answer_and_unlock(key: str, *, status_code: int) -> None:
+    """Mark the key's promise answered, commit, then release its lock: one round trip.
+
+    The COMMIT comes before the unlock in the same query string, so a request that takes the
+    lock next reads the promise answered. The commit does not wait for its WAL flush
+    (`synchronous_commit` off for this transaction only). On an error the connection is
+    dropped, which rolls back and releases the lock.
+    """
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "BEGIN; SET LOCAL synchronous_commit = off;"
+                " UPDATE idempotency_keys SET status_code = %s WHERE key = %s;"
+                " COMMIT; SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                [status_code, key, key],
+            )
+    except DatabaseError:
+        logger.warning("Could not mark an Idempotency-Key answered; closing the connection")
+        connection.close()
+        raise
 
 
 def _key_unlock(key: str) -> None:
