@@ -7,9 +7,10 @@ agent applies once (it is keyed by command id): a key never makes a second todo.
 requests with one key are serialized by a PostgreSQL session advisory lock held until the
 first is answered: one arriving meanwhile is refused at once with 409 and `Retry-After: 1` (as
 the IETF Idempotency-Key draft asks) instead of holding a server thread; once the first is answered,
-a retry replays its response. A first request makes three round trips: lock and read, store the
-promise, then mark it answered and unlock. Only the promise waits for its commit to be flushed:
-a mark lost in a crash leaves the promise unanswered, and its retry emits the same command again.
+a retry replays its response. A first request makes two round trips: take the lock and store the
+promise in one statement, then mark it answered and unlock. Only the promise waits for its commit
+to be flushed: a mark lost in a crash leaves the promise unanswered, and its retry emits the same
+command again.
 """
 
 from __future__ import annotations
@@ -96,17 +97,18 @@ def idempotent_call(
 ) -> StoredResponse:
     """Answer a key's request once within the TTL; later requests get the stored response.
 
-    `promise` decides the response without any effect (it is stored first); `fulfil` makes
-    the effect that response promises and must be safe to repeat for the same response.
+    `promise` decides the response without any effect (it is stored first, and dropped when the
+    key already holds one); `fulfil` makes the effect that response promises and must be safe to
+    repeat for the same response.
     """
     if connection.in_atomic_block:
         # The answer's own COMMIT (in _answer_and_unlock) would end the caller's transaction.
         raise RuntimeError("idempotent_call needs autocommit, not an atomic block")
-    response = _key_claim(key, fingerprint=fingerprint)
+    response = promise()
+    stored = _key_claim(key, fingerprint=fingerprint, promised=response)
     try:
-        if response is None:
-            response = promise()
-            _promise_store(key=key, fingerprint=fingerprint, response=response)
+        if not stored:
+            response = _stored_response(key, fingerprint=fingerprint)
         if not response.replayed:
             # Raises on failure: the promise stays unanswered and a retry fulfils it again.
             fulfil(response)
@@ -121,28 +123,67 @@ def idempotent_call(
     return response
 
 
-def _key_claim(key: str, *, fingerprint: str) -> StoredResponse | None:
-    """Take the key's session advisory lock and read its stored response, in one round trip.
+def _key_claim(key: str, *, fingerprint: str, promised: StoredResponse) -> bool:
+    """Take the key's session advisory lock and store `promised`, in one statement.
 
-    409 at once when another request holds the lock: it is still being answered. None for a key
-    unused within the TTL (an older row is replaced by the promise stored next); 422 for a key
-    stored with another request's fingerprint. An answered response comes back as a replay.
+    409 at once when another request holds the lock: it is still being answered. True when the
+    promise was stored (a new key, or one whose row is past the TTL); False when the key already
+    holds a response within the TTL, which is left as it is. The insert's conflict check reads
+    the row as last committed, after the lock was taken (not as of the statement's snapshot), so
+    a response committed by the lock's previous holder is never overwritten.
+    """
+    try:
+        locked, stored = _claim_execute(key, fingerprint=fingerprint, promised=promised)
+    except DatabaseError:
+        # The lock may have been taken before the statement failed; a dropped session frees it.
+        connection.close()
+        raise
+    if not locked:
+        raise ConflictError("A request with this Idempotency-Key is still being processed.")
+    return stored
+
+
+def _claim_execute(key: str, *, fingerprint: str, promised: StoredResponse) -> tuple[bool, bool]:
+    """The claim's statement: (whether the lock was taken, whether the promise was stored)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH claim AS (SELECT pg_try_advisory_lock(hashtextextended(%(key)s, 0)) AS locked),"
+            " promised AS (INSERT INTO idempotency_keys"
+            " (key, fingerprint, status_code, response_body, response_headers, created_at)"
+            " SELECT %(key)s, %(fingerprint)s, NULL, %(body)s::jsonb, %(headers)s::jsonb, now()"
+            " FROM claim WHERE claim.locked"
+            " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+            " status_code = NULL, response_body = EXCLUDED.response_body,"
+            " response_headers = EXCLUDED.response_headers, created_at = EXCLUDED.created_at"
+            " WHERE idempotency_keys.created_at < now() - make_interval(secs => %(ttl)s)"
+            " RETURNING 1)"
+            " SELECT claim.locked, EXISTS (SELECT 1 FROM promised) FROM claim",
+            {"key": key, "fingerprint": fingerprint,
+             "body": orjson.dumps(promised.body).decode(),
+             "headers": orjson.dumps(promised.headers).decode(),
+             "ttl": settings.IDEMPOTENCY_KEY_TTL_SECONDS},
+        )  # fmt: skip
+        locked, stored = cursor.fetchone()
+    return bool(locked), bool(stored)
+
+
+def _stored_response(key: str, *, fingerprint: str) -> StoredResponse:
+    """The response the key already holds (the lock is held): a replay once answered.
+
+    422 for a key stored with another request's fingerprint.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_try_advisory_lock(hashtextextended(%(key)s, 0)),"
-            " k.fingerprint, k.status_code, k.response_body::text, k.response_headers::text"
-            " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys AS k ON k.key = %(key)s"
-            " AND k.created_at >= now() - make_interval(secs => %(ttl)s)",
-            {"key": key, "ttl": settings.IDEMPOTENCY_KEY_TTL_SECONDS},
+            "SELECT fingerprint, status_code, response_body::text, response_headers::text"
+            " FROM idempotency_keys WHERE key = %s",
+            [key],
         )
-        locked, stored_fingerprint, status_code, body, headers = cursor.fetchone()
-    if not locked:
-        raise ConflictError("A request with this Idempotency-Key is still being processed.")
-    if stored_fingerprint is None:
-        return None
+        row = cursor.fetchone()
+    if row is None:
+        # Purged as expired between the claim and this read: a retry stores a new promise.
+        raise ConflictError("This Idempotency-Key expired while being processed.")
+    stored_fingerprint, status_code, body, headers = row
     if stored_fingerprint != fingerprint:
-        _key_unlock(key)
         raise UnprocessableError(
             "This Idempotency-Key was already used for a different request.",
             {"Idempotency-Key": ["Already used with a different request body."]},
@@ -150,25 +191,10 @@ def _key_claim(key: str, *, fingerprint: str) -> StoredResponse | None:
     return StoredResponse(
         # An unanswered promise is a 202 whose command may not have reached Kafka.
         status_code=status_code or 202,
-        body=_envelope_ordered(orjson.loads(body) if body else {}),
-        headers=orjson.loads(headers) if headers else {},
+        body=_envelope_ordered(orjson.loads(body)),
+        headers=orjson.loads(headers),
         replayed=status_code is not None,
     )
-
-
-def _promise_store(*, key: str, fingerprint: str, response: StoredResponse) -> None:
-    """Store the response a key promises, unanswered; it replaces a row past the TTL."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO idempotency_keys"
-            " (key, fingerprint, status_code, response_body, response_headers, created_at)"
-            " VALUES (%s, %s, NULL, %s::jsonb, %s::jsonb, now())"
-            " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
-            " status_code = NULL, response_body = EXCLUDED.response_body,"
-            " response_headers = EXCLUDED.response_headers, created_at = EXCLUDED.created_at",
-            [key, fingerprint, orjson.dumps(response.body).decode(),
-             orjson.dumps(response.headers).decode()],
-        )  # fmt: skip
 
 
 def _answer_and_unlock(key: str, *, status_code: int) -> None:
