@@ -6,7 +6,8 @@ message: aiokafka's and Faust's transport's connection, metadata, fetch and coor
 for Kafka, the PostgreSQL pool's and the pipeline's retry lines for PostgreSQL and MongoDB.
 Every other record passes untouched. A kind (the logger and the message's template) passes
 again once its dependency is back (the watch says so), or, while the watch sees the dependency
-up, once every REPEAT_SECONDS.
+up, once every REPEAT_SECONDS. Those that pass are shown as WARNING at most: their clients retry,
+and the watch's own line says when a dependency is down.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ class QuietDependencyLogs(logging.Filter):
         passed = self._passed.get(kind)
         if passed is None or (not self._is_down(dependency) and now - passed >= REPEAT_SECONDS):
             self._passed[kind], self._kinds[kind] = now, dependency
+            _as_warning(record)
             return True
         self._held[dependency] += 1
         self._held_in_outage[dependency] += 1
@@ -154,6 +156,13 @@ class QuietDependencyLogs(logging.Filter):
         """Return how many records were held back per dependency since the last call."""
         held, self._held = dict(self._held), Counter()
         return held
+
+
+def _as_warning(record: logging.LogRecord) -> None:
+    """Show an unreachable-dependency record as a WARNING: its client retries, and the
+    dependency watch, not each client's first failure, says when it is an outage."""
+    if record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
 
 
 def install(quiet: QuietDependencyLogs, root: logging.Logger | None = None) -> int:

@@ -130,6 +130,17 @@ def test_while_down_the_first_of_a_kind_passes_and_repeats_are_counted():
     assert quiet.filter(attempt()) is False
 
 
+def test_an_unreachable_record_that_passes_is_shown_as_a_warning_and_others_keep_their_level():
+    quiet = QuietDependencyLogs(Down(), clock=Clock())
+    first = attempt()
+    assert quiet.filter(first) is True
+    assert (first.levelno, first.levelname) == (logging.WARNING, "WARNING")
+    assert logging.Formatter("%(levelname)s %(message)s").format(first).startswith("WARNING Unable")
+    failure = record("streams.agents.pipeline", "dead-lettered %s", 3)
+    assert quiet.filter(failure) is True
+    assert (failure.levelno, failure.levelname) == (logging.ERROR, "ERROR")
+
+
 def test_a_kind_passes_again_once_its_dependency_is_back():
     down, clock = Down(), Clock()
     quiet = QuietDependencyLogs(down, clock=clock)
