@@ -15,12 +15,13 @@ command again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -132,20 +133,8 @@ def _key_claim(key: str, *, fingerprint: str, promised: StoredResponse) -> bool:
     the row as last committed, after the lock was taken (not as of the statement's snapshot), so
     a response committed by the lock's previous holder is never overwritten.
     """
-    try:
-        locked, stored = _claim_execute(key, fingerprint=fingerprint, promised=promised)
-    except DatabaseError:
-        # The lock may have been taken before the statement failed; a dropped session frees it.
-        connection.close()
-        raise
-    if not locked:
-        raise ConflictError("A request with this Idempotency-Key is still being processed.")
-    return stored
-
-
-def _claim_execute(key: str, *, fingerprint: str, promised: StoredResponse) -> tuple[bool, bool]:
-    """The claim's statement: (whether the lock was taken, whether the promise was stored)."""
-    with connection.cursor() as cursor:
+    # The lock may have been taken before the statement failed: the dropped session frees it.
+    with _session_dropped_on_error("claim an Idempotency-Key"), connection.cursor() as cursor:
         cursor.execute(
             "WITH claim AS (SELECT pg_try_advisory_lock(hashtextextended(%(key)s, 0)) AS locked),"
             " promised AS (INSERT INTO idempotency_keys"
@@ -164,7 +153,9 @@ def _claim_execute(key: str, *, fingerprint: str, promised: StoredResponse) -> t
              "ttl": settings.IDEMPOTENCY_KEY_TTL_SECONDS},
         )  # fmt: skip
         locked, stored = cursor.fetchone()
-    return bool(locked), bool(stored)
+    if not locked:
+        raise ConflictError("A request with this Idempotency-Key is still being processed.")
+    return bool(stored)
 
 
 def _stored_response(key: str, *, fingerprint: str) -> StoredResponse:
@@ -202,32 +193,37 @@ def _answer_and_unlock(key: str, *, status_code: int) -> None:
 
     The COMMIT comes before the unlock in the same query string, so a request that takes the
     lock next reads the promise answered. The commit does not wait for its WAL flush
-    (`synchronous_commit` off for this transaction only). On an error the connection is
-    dropped, which rolls back and releases the lock.
+    (`synchronous_commit` off for this transaction only).
     """
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "BEGIN; SET LOCAL synchronous_commit = off;"
-                " UPDATE idempotency_keys SET status_code = %s WHERE key = %s;"
-                " COMMIT; SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
-                [status_code, key, key],
-            )
-    except DatabaseError:
-        logger.warning("Could not mark an Idempotency-Key answered; closing the connection")
-        connection.close()
-        raise
+    with _session_dropped_on_error("mark an Idempotency-Key answered"), connection.cursor() as c:
+        c.execute(
+            "BEGIN; SET LOCAL synchronous_commit = off;"
+            " UPDATE idempotency_keys SET status_code = %(status)s WHERE key = %(key)s;"
+            " COMMIT; SELECT pg_advisory_unlock(hashtextextended(%(key)s, 0))",
+            {"status": status_code, "key": key},
+        )
 
 
 def _key_unlock(key: str) -> None:
-    """Release the key's lock; if that fails, drop the session, which releases it too."""
+    """Release the key's lock; if that fails, the dropped session releases it too."""
+    with (
+        contextlib.suppress(DatabaseError),
+        _session_dropped_on_error("release an Idempotency-Key lock"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%(key)s, 0))", {"key": key})
+
+
+@contextlib.contextmanager
+def _session_dropped_on_error(action: str) -> Iterator[None]:
+    """On a database error, close the connection (rolling back, releasing its locks); re-raise."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+        yield
     except DatabaseError:
-        # A persistent connection must not keep the lock: the key would answer 409 meanwhile.
-        logger.warning("Could not release an Idempotency-Key lock; closing the connection")
+        # A persistent connection must not keep a key's lock: the key would answer 409 meanwhile.
+        logger.warning("Could not %s; closing the connection", action)
         connection.close()
+        raise
 
 
 def _maybe_purge() -> None:

@@ -159,8 +159,8 @@ class QuietDependencyLogs(logging.Filter):
 
 
 def _as_warning(record: logging.LogRecord) -> None:
-    """Show an unreachable-dependency record as a WARNING: its client retries, and the
-    dependency watch, not each client's first failure, says when it is an outage."""
+    """Lower an unreachable-dependency record to WARNING at most."""
+    # Its client retries; the dependency watch, not a client's first failure, says "outage".
     if record.levelno > logging.WARNING:
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
 
