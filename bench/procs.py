@@ -158,6 +158,26 @@ def rss_snapshot(
     return report
 
 
+# PostgreSQL's main shared memory (shared buffers, WAL buffers, lock tables) is one anonymous
+# shared mapping, sized at start; the kernel backs its pages only as they are first touched.
+# The kernel names such a mapping "/dev/zero (deleted)", psutil "/dev/zero".
+SHARED_SEGMENT_PATH = "/dev/zero"
+
+
+def shared_segment_snapshot(root: psutil.Process) -> dict[str, float]:
+    """PSS (MiB) of the tree's anonymous shared segments, and their reserved size."""
+    touched, size = 0, 0
+    for proc in _tree(root):
+        try:
+            maps = [m for m in proc.memory_maps(grouped=True) if m.path == SHARED_SEGMENT_PATH]
+        except psutil.Error:
+            continue
+        touched += sum(m.pss for m in maps)
+        # Every process maps the same segment: its size counts once.
+        size = max(size, sum(m.size for m in maps))
+    return {"pss_mib": round(touched / 2**20, 1), "size_mib": round(size / 2**20, 1)}
+
+
 def cpu_seconds(services: Mapping[str, psutil.Process]) -> dict[str, float]:
     """CPU seconds used so far by each service's process tree (for per-run CPU deltas)."""
     report: dict[str, float] = {}

@@ -11,7 +11,7 @@ from bench.context import Bench
 from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
 from bench.paths import _lag_growing
-from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot
+from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot, shared_segment_snapshot
 from bench.reads import wait_projected
 from bench.seed import seed_to
 from bench.write_api_counts import scrape_write_counts
@@ -23,6 +23,8 @@ GROWTH_TARGET_PCT = 10.0
 # The RSS "after warm-up" and "at the end" are medians of this many seconds of samples, so one
 # reading taken during a garbage collection does not decide the verdict.
 RSS_WINDOW_S = 60.0
+# The services whose fixed shared memory segment is reported beside their PSS.
+SEGMENT_SERVICES = ("postgres",)
 
 
 def soak_path(bench: Bench) -> dict[str, Any]:
@@ -97,10 +99,14 @@ def _sample(
     if counts is not None and counts_before is not None:
         counts = {k: v - counts_before.get(k, 0) for k, v in counts.items()}
     memory = rss_snapshot(bench.services, pss=True)
+    segments = {
+        n: shared_segment_snapshot(p) for n, p in bench.services.items() if n in SEGMENT_SERVICES
+    }
     return {
         "t": round(t, 1),
         "rss_mib": {n: v["rss_mib"] for n, v in memory.items()},
         "pss_mib": {n: v["pss_mib"] for n, v in memory.items()},
+        "segment_mib": segments,
         "fds": fd_snapshot(bench.services),
         "lag": lag,
         "write_api": counts,
@@ -113,6 +119,36 @@ def _window_median(points: list[tuple[float, float]], start: float, end: float) 
     return statistics.median(values) if values else None
 
 
+def _warm_end_growth(
+    points: list[tuple[float, float]], warmup_s: float, end_t: float
+) -> tuple[float | None, float | None, float | None]:
+    """The median after warm-up, the median at the end, and the growth between them in %."""
+    warm = _window_median(points, warmup_s, warmup_s + RSS_WINDOW_S)
+    end = _window_median(points, end_t - RSS_WINDOW_S, end_t)
+    growth = round((end - warm) / warm * 100, 1) if warm and end is not None else None
+    return warm, end, growth
+
+
+def _segment_figures(
+    samples: list[dict[str, Any]], name: str, warmup_s: float, end_t: float
+) -> dict[str, Any]:
+    """The shared segment's touched PSS, its size, and the growth of the PSS outside it."""
+    with_segment = [
+        s for s in samples if name in s.get("pss_mib", {}) and name in s.get("segment_mib", {})
+    ]
+    if not with_segment:
+        return {}
+    touched = [(s["t"], s["segment_mib"][name]["pss_mib"]) for s in with_segment]
+    outside = [(t, s["pss_mib"][name] - v) for s, (t, v) in zip(with_segment, touched, strict=True)]
+    warm, end, _ = _warm_end_growth(touched, warmup_s, end_t)
+    return {
+        "segment_pss_after_warmup_mib": warm,
+        "segment_pss_end_mib": end,
+        "segment_size_mib": max(s["segment_mib"][name]["size_mib"] for s in with_segment),
+        "outside_growth_pct": _warm_end_growth(outside, warmup_s, end_t)[2],
+    }
+
+
 def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) -> dict[str, Any]:
     """Per process RSS growth after warm-up and FDs; lag max and trend; error lines; verdicts."""
     if not samples:
@@ -122,25 +158,24 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
     names = sorted({n for s in samples for n in s["rss_mib"]})
     for name in names:
         rss = [(s["t"], s["rss_mib"][name]) for s in samples if name in s["rss_mib"]]
-        warm = _window_median(rss, warmup_s, warmup_s + RSS_WINDOW_S)
-        end = _window_median(rss, end_t - RSS_WINDOW_S, end_t)
-        growth = (end - warm) / warm * 100 if warm and end is not None else None
+        warm, end, growth = _warm_end_growth(rss, warmup_s, end_t)
         pss = [(s["t"], s["pss_mib"][name]) for s in samples if name in s.get("pss_mib", {})]
-        pss_warm = _window_median(pss, warmup_s, warmup_s + RSS_WINDOW_S)
-        pss_end = _window_median(pss, end_t - RSS_WINDOW_S, end_t)
-        pss_growth = (
-            (pss_end - pss_warm) / pss_warm * 100 if pss_warm and pss_end is not None else None
-        )
+        pss_warm, pss_end, pss_growth = _warm_end_growth(pss, warmup_s, end_t)
+        segment = _segment_figures(samples, name, warmup_s, end_t)
+        # With no shared segment, all of a process's PSS is outside one.
+        outside_growth = segment.pop("outside_growth_pct", pss_growth)
         fds = [s["fds"].get(name) for s in samples if s["fds"].get(name) is not None]
         processes[name] = {
             "rss_start_mib": rss[0][1],
             "rss_after_warmup_mib": warm,
             "rss_end_mib": end,
             "rss_max_mib": max(v for _, v in rss),
-            "growth_pct": round(growth, 1) if growth is not None else None,
+            "growth_pct": growth,
             "pss_after_warmup_mib": pss_warm,
             "pss_end_mib": pss_end,
-            "pss_growth_pct": round(pss_growth, 1) if pss_growth is not None else None,
+            "pss_growth_pct": pss_growth,
+            "pss_outside_segment_growth_pct": outside_growth,
+            **segment,
             "fds_start": fds[0] if fds else None,
             "fds_end": fds[-1] if fds else None,
             "fds_max": max(fds) if fds else None,
@@ -164,9 +199,16 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
     pss_growths = [
         p["pss_growth_pct"] for p in processes.values() if p["pss_growth_pct"] is not None
     ]
+    outside_growths = [
+        p["pss_outside_segment_growth_pct"]
+        for p in processes.values()
+        if p["pss_outside_segment_growth_pct"] is not None
+    ]
     targets = {
         "rss_growth_under_10pct": bool(growths) and max(growths) < GROWTH_TARGET_PCT,
         "pss_growth_under_10pct": bool(pss_growths) and max(pss_growths) < GROWTH_TARGET_PCT,
+        "pss_outside_segments_under_10pct": bool(outside_growths)
+        and max(outside_growths) < GROWTH_TARGET_PCT,
         "lag_not_growing": bool(lag_points) and not growing,
         "no_error_lines": sum(errors.values()) == 0,
     }
@@ -203,17 +245,27 @@ def soak_table(result: dict[str, Any]) -> str:
         f" warm-up {result.get('warmup_s', 0) / 60:.1f} min",
         "",
         "| process | RSS start MiB | RSS after warm-up MiB | RSS end MiB | growth % | PSS after"
-        " warm-up MiB | PSS end MiB | PSS growth % | FDs start | FDs end | FDs max |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " warm-up MiB | PSS end MiB | PSS growth % | PSS growth outside its shared segment %"
+        " | FDs start | FDs end | FDs max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in result.get("processes", {}).items():
         lines.append(
             f"| {name} | {_fmt(p['rss_start_mib'])} | {_fmt(p['rss_after_warmup_mib'])}"
             f" | {_fmt(p['rss_end_mib'])} | {_fmt(p['growth_pct'])}"
             f" | {_fmt(p.get('pss_after_warmup_mib'))} | {_fmt(p.get('pss_end_mib'))}"
-            f" | {_fmt(p.get('pss_growth_pct'))} | {_fmt(p['fds_start'])}"
+            f" | {_fmt(p.get('pss_growth_pct'))} | {_fmt(p.get('pss_outside_segment_growth_pct'))}"
+            f" | {_fmt(p['fds_start'])}"
             f" | {_fmt(p['fds_end'])} | {_fmt(p['fds_max'])} |"
         )
+    for name, p in result.get("processes", {}).items():
+        if p.get("segment_size_mib") is not None:
+            lines.append(
+                f"\n{name}'s shared memory segment (reserved at start, backed as first touched):"
+                f" {_fmt(p['segment_pss_after_warmup_mib'])} MiB touched after warm-up,"
+                f" {_fmt(p['segment_pss_end_mib'])} MiB at the end,"
+                f" of {_fmt(p['segment_size_mib'])} MiB"
+            )
     lag = result.get("lag", {})
     load = result.get("load", {})
     write_api = result.get("write_api") or {}
@@ -234,6 +286,10 @@ def soak_table(result: dict[str, Any]) -> str:
         f" | < {GROWTH_TARGET_PCT:.0f} % | {_met(targets.get('rss_growth_under_10pct', False))} |",
         f"| largest PSS growth after warm-up | {_fmt(_largest_growth(result, 'pss_growth_pct'))} %"
         f" | < {GROWTH_TARGET_PCT:.0f} % | {_met(targets.get('pss_growth_under_10pct', False))} |",
+        "| largest PSS growth outside a fixed shared segment after warm-up"
+        f" | {_fmt(_largest_growth(result, 'pss_outside_segment_growth_pct'))} %"
+        f" | < {GROWTH_TARGET_PCT:.0f} %"
+        f" | {_met(targets.get('pss_outside_segments_under_10pct', False))} |",
         f"| consumer lag max (records) | {_fmt(lag.get('max'))} ({by_topic}) | | |",
         f"| lag trend over the last half (records/s) | {_fmt(lag.get('slope_last_half_per_s'), 3)}"
         f" | not growing | {_met(targets.get('lag_not_growing', False))} |",

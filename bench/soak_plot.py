@@ -39,6 +39,14 @@ def draw_soak(results: dict[str, Any], path: Path) -> Path | None:
         if pss:
             axes[0].plot(*zip(*pss, strict=True), label=f"{name} PSS", linewidth=1.0,
                          linestyle="--", color=line.get_color())  # fmt: skip
+        segment = [
+            (s["t"] / 60, s["segment_mib"][name]["pss_mib"])
+            for s in samples
+            if name in s.get("segment_mib", {})
+        ]
+        if segment:
+            axes[0].plot(*zip(*segment, strict=True), label=f"{name} shared segment touched",
+                         linewidth=1.0, linestyle=":", color=line.get_color())  # fmt: skip
         fds = [(s["t"] / 60, s["fds"][name]) for s in samples if s["fds"].get(name) is not None]
         if fds:
             axes[1].plot(*zip(*fds, strict=True), label=name, linewidth=1.2)
@@ -47,7 +55,12 @@ def draw_soak(results: dict[str, Any], path: Path) -> Path | None:
         if lag:
             axes[2].plot(*zip(*lag, strict=True), label=topic, linewidth=1.2)
     axes[0].set_yscale("log")
-    _axis(axes[0], "MiB, process tree", "memory of each process: RSS, PSS dashed", warmup_min)
+    _axis(
+        axes[0],
+        "MiB, process tree",
+        "memory of each process: RSS, PSS dashed, shared segment dotted",
+        warmup_min,
+    )
     _axis(axes[1], "open file descriptors", "file descriptors of each process", warmup_min)
     _axis(axes[2], "records not committed", "consumer lag of the worker's group", warmup_min)
     meta = results.get("meta") or {}

@@ -34,6 +34,7 @@ def test_flat_memory_flat_lag_and_quiet_logs_meet_every_target() -> None:
     assert result["targets"] == {
         "rss_growth_under_10pct": True,
         "pss_growth_under_10pct": True,
+        "pss_outside_segments_under_10pct": True,
         "lag_not_growing": True,
         "no_error_lines": True,
     }
@@ -67,11 +68,35 @@ def test_the_table_names_each_process_and_each_target() -> None:
                   warmup_s=60, load={"accepted": 5, "achieved_rate": 99.9})  # fmt: skip
     text = soak_table(result)
     assert (
-        "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100.0 | 100.0 | 0.0 | 100 | 160 | 160 |" in text
+        "| streams | 200.0 | 200.0 | 200.0 | 0.0 | 100.0 | 100.0 | 0.0 | 0.0 | 100 | 160 | 160 |"
+        in text
     )
     assert "| < 10 % | met |" in text
     assert "not growing | met" in text
     assert "| ERROR lines in the logs since the start | none | none | met |" in text
+
+
+def test_a_shared_segment_filling_counts_apart_from_the_rest_of_the_pss() -> None:
+    # PostgreSQL-like: the shared buffers' touched pages grow 20 -> 60 MiB of 150 after the
+    # warm-up while the rest of its PSS stays at 100 MiB.
+    samples = _samples(lambda i: 200.0, lambda i: 0)
+    for i, sample in enumerate(samples):
+        touched = 20.0 + 40.0 * max(0, i - 6) / 54
+        sample["pss_mib"]["postgres"] = 100.0 + touched
+        sample["rss_mib"]["postgres"] = 400.0
+        sample["segment_mib"] = {"postgres": {"pss_mib": touched, "size_mib": 150.0}}
+    result = summarize(samples, warmup_s=60, rate=100)
+    postgres = result["processes"]["postgres"]
+    assert postgres["pss_growth_pct"] > 10
+    assert postgres["pss_outside_segment_growth_pct"] == 0.0
+    assert postgres["segment_size_mib"] == 150.0
+    assert 20 < postgres["segment_pss_after_warmup_mib"] < postgres["segment_pss_end_mib"] < 60
+    assert result["processes"]["streams"]["pss_outside_segment_growth_pct"] == 0.0
+    assert result["targets"]["pss_growth_under_10pct"] is False
+    assert result["targets"]["pss_outside_segments_under_10pct"] is True
+    result.update(duration_s=600, rate=100, mix=[50, 35, 15], read_rate=20, sample_s=10,
+                  warmup_s=60, load={})  # fmt: skip
+    assert "of 150.0 MiB" in soak_table(result)
 
 
 def test_update_and_delete_are_drawn_only_once_a_todo_exists() -> None:
