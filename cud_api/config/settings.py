@@ -87,8 +87,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": {
-        # psycopg 3 (Django picks it when installed): one driver for the whole project.
-        "ENGINE": "django.db.backends.postgresql",
+        # Django's psycopg 3 backend with a health check that needs no round trip.
+        "ENGINE": "cud_api.core.postgresql_backend",
         "HOST": setting("POSTGRES_HOST"),
         "PORT": setting("POSTGRES_PORT"),
         "NAME": setting("POSTGRES_DB"),
