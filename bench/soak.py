@@ -107,6 +107,7 @@ def _sample(
         "rss_mib": {n: v["rss_mib"] for n, v in memory.items()},
         "pss_mib": {n: v["pss_mib"] for n, v in memory.items()},
         "segment_mib": segments,
+        "process_count": {n: v["processes"] for n, v in memory.items()},
         "fds": fd_snapshot(bench.services),
         "lag": lag,
         "write_api": counts,
@@ -140,12 +141,23 @@ def _segment_figures(
         return {}
     touched = [(s["t"], s["segment_mib"][name]["pss_mib"]) for s in with_segment]
     outside = [(t, s["pss_mib"][name] - v) for s, (t, v) in zip(with_segment, touched, strict=True)]
+    # A process per connection (PostgreSQL): the memory outside the segment follows how many
+    # connections are open, so it is also given per process of the tree.
+    per_process = [
+        (t, v / s["process_count"][name])
+        for s, (t, v) in zip(with_segment, outside, strict=True)
+        if s.get("process_count", {}).get(name)
+    ]
     warm, end, _ = _warm_end_growth(touched, warmup_s, end_t)
+    counts = [s["process_count"][name] for s in with_segment if name in s.get("process_count", {})]
     return {
         "segment_pss_after_warmup_mib": warm,
         "segment_pss_end_mib": end,
         "segment_size_mib": max(s["segment_mib"][name]["size_mib"] for s in with_segment),
         "outside_growth_pct": _warm_end_growth(outside, warmup_s, end_t)[2],
+        "outside_per_process_growth_pct": _warm_end_growth(per_process, warmup_s, end_t)[2],
+        "processes_min": min(counts, default=None),
+        "processes_max": max(counts, default=None),
     }
 
 
@@ -264,7 +276,9 @@ def soak_table(result: dict[str, Any]) -> str:
                 f"\n{name}'s shared memory segment (reserved at start, backed as first touched):"
                 f" {_fmt(p['segment_pss_after_warmup_mib'])} MiB touched after warm-up,"
                 f" {_fmt(p['segment_pss_end_mib'])} MiB at the end,"
-                f" of {_fmt(p['segment_size_mib'])} MiB"
+                f" of {_fmt(p['segment_size_mib'])} MiB; PSS outside it per process grew"
+                f" {_fmt(p.get('outside_per_process_growth_pct'))} %"
+                f" ({_fmt(p.get('processes_min'))} to {_fmt(p.get('processes_max'))} processes)"
             )
     lag = result.get("lag", {})
     load = result.get("load", {})

@@ -85,15 +85,22 @@ def test_a_shared_segment_filling_counts_apart_from_the_rest_of_the_pss() -> Non
         sample["pss_mib"]["postgres"] = 100.0 + touched
         sample["rss_mib"]["postgres"] = 400.0
         sample["segment_mib"] = {"postgres": {"pss_mib": touched, "size_mib": 150.0}}
+        sample["process_count"] = {"postgres": 20}
+    # The last two minutes with five more backends open: 125 MiB outside the segment.
+    for sample in samples[-12:]:
+        sample["pss_mib"]["postgres"] += 25.0
+        sample["process_count"]["postgres"] = 25
     result = summarize(samples, warmup_s=60, rate=100)
     postgres = result["processes"]["postgres"]
     assert postgres["pss_growth_pct"] > 10
-    assert postgres["pss_outside_segment_growth_pct"] == 0.0
+    assert postgres["pss_outside_segment_growth_pct"] == 25.0
+    assert postgres["outside_per_process_growth_pct"] == 0.0
+    assert (postgres["processes_min"], postgres["processes_max"]) == (20, 25)
     assert postgres["segment_size_mib"] == 150.0
     assert 20 < postgres["segment_pss_after_warmup_mib"] < postgres["segment_pss_end_mib"] < 60
     assert result["processes"]["streams"]["pss_outside_segment_growth_pct"] == 0.0
     assert result["targets"]["pss_growth_under_10pct"] is False
-    assert result["targets"]["pss_outside_segments_under_10pct"] is True
+    assert result["targets"]["pss_outside_segments_under_10pct"] is False
     result.update(duration_s=600, rate=100, mix=[50, 35, 15], read_rate=20, sample_s=10,
                   warmup_s=60, load={})  # fmt: skip
     assert "of 150.0 MiB" in soak_table(result)
