@@ -136,6 +136,18 @@ def last_refusal_text(after_return_s: Mapping[str, float]) -> str:
     return ", ".join(f"{name} {s:.1f}" for name, s in sorted(after_return_s.items())) or "-"
 
 
+def failed_text(run: Mapping[str, Any]) -> str:
+    """The writes answered with a status the generator does not retry, by status: '3 (401 3)'."""
+    failed = run.get("failed_other_status", 0)
+    others = {
+        status: count
+        for status, count in sorted(run.get("status_counts", {}).items())
+        if status not in ("202", "503", "409", "-1")
+    }
+    shown = ", ".join(f"{status} {count}" for status, count in others.items())
+    return f"{failed} ({shown})" if shown else str(failed)
+
+
 def doubled(rows_by_title: Mapping[str, int], accepted_by_title: Mapping[str, int]) -> int:
     """Rows beyond one per scheduled write (a write applied twice, or retried after a lost 202)."""
     return sum(
@@ -349,6 +361,7 @@ def outage_run(bench: Bench, fault: str, outage_s: float) -> dict[str, Any]:
         "connection_errors": load["connection_errors"] + load["timeouts"],
         "given_up": load["given_up"],
         "failed_other_status": load["failed_other_status"],
+        "status_counts": load.get("status_counts", {}),
         "first_accept_s": first_accept_s(load["accept_times"], back_at),
         "recovery_writes_s": write_recovery_s(load["refusal_times"], load["accept_times"], back_at),
         "timeline": outcome_timeline(load["accept_times"], load.get("failures", []), back_at),
@@ -406,9 +419,9 @@ def outages_table(result: dict[str, Any]) -> str:
         " until the writes the outage held up stop being refused or timing out",
         "",
         "| fault | outage s | writes accepted | refused (503 / errors) | refused by | last 503 s"
-        " | first 202 s | recovery s (writes) | recovery s (read side) | lost | doubled"
-        " | worker ERROR lines | all ERROR lines |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | failed (other status) | first 202 s | recovery s (writes) | recovery s (read side)"
+        " | lost | doubled | worker ERROR lines | all ERROR lines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result.get("runs", []):
         errors = run["error_lines"]
@@ -422,6 +435,7 @@ def outages_table(result: dict[str, Any]) -> str:
             f" | {run['writes_refused_503']} / {run['connection_errors']}"
             f" | {refused_by_text(run.get('refused_by_dependency', {}))}"
             f" | {last_refusal_text(run.get('last_refusal_after_return_s', {}))}"
+            f" | {failed_text(run)}"
             f" | {shown(run['first_accept_s']) if 'first_accept_s' in run else '-'}"
             f" | {shown(run['recovery_writes_s'])} | {shown(run['recovery_read_s'])}"
             f" | {run['lost']} | {max(run['doubled_pg'], run['doubled_mongo'])}"

@@ -79,6 +79,8 @@ def outage_result(**overrides: Any) -> dict[str, Any]:
         "refused_by_dependency": {"postgres": 3, "kafka": 120},
         "last_refusal_after_return_s": {"postgres": -2.0, "kafka": 49.6},
         "connection_errors": 4,
+        "failed_other_status": 5,
+        "status_counts": {"202": 900, "503": 123, "401": 4, "400": 1, "-1": 4},
         "first_accept_s": 0.8,
         "recovery_writes_s": 50.1,
         "recovery_read_s": None,
@@ -102,6 +104,7 @@ def test_the_table_shows_what_refused_the_writes_and_when_it_last_did() -> None:
     assert cells["refused (503 / errors)"] == "123 / 4"
     assert cells["refused by"] == "kafka 120, postgres 3"
     assert cells["last 503 s"] == "kafka 49.6, postgres -2.0"
+    assert cells["failed (other status)"] == "5 (400 1, 401 4)"
     assert cells["first 202 s"] == "0.8"
     assert cells["recovery s (writes)"] == "50.1"
     assert cells["recovery s (read side)"] == "never"
