@@ -175,6 +175,7 @@ def test_short_soak_writes_its_table_json_and_png_with_a_figure_per_process(
     assert set(soak["targets"]) == {
         "rss_growth_under_10pct",
         "pss_growth_under_10pct",
+        "pss_outside_segments_under_10pct",
         "lag_not_growing",
         "no_error_lines",
     }
@@ -184,3 +185,4 @@ def test_short_soak_writes_its_table_json_and_png_with_a_figure_per_process(
     assert "| streams |" in text and "| cud_api |" in text
     assert "largest RSS growth after warm-up" in text
     assert "largest PSS growth after warm-up" in text
+    assert "largest PSS growth outside a fixed shared segment after warm-up" in text
