@@ -3,16 +3,13 @@ and each dependency's state (up, slow, down) and since when."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from faust.types import AppT
 
 from streams import users
-from streams.monitoring import connect, dependencies, lag
+from streams.monitoring import connect, dependencies, lag, probes
 from streams.read_model import ReadModel
-
-MONGO_PING_SECONDS = 2.0
 
 
 def consumer_status(app: AppT) -> tuple[bool, dict[str, Any]]:
@@ -42,12 +39,11 @@ def pipeline_lag(app: AppT) -> tuple[list[lag.PartitionLag], list[lag.PartitionL
 
 
 async def mongo_status(read_model: ReadModel) -> tuple[bool, dict[str, Any]]:
-    """Return whether MongoDB answers a ping in time."""
-    try:
-        await asyncio.wait_for(read_model.ping(), MONGO_PING_SECONDS)
-    except Exception as exc:  # any failure means not ready
-        return False, {"state": "unreachable", "error": type(exc).__name__}
-    return True, {"state": "ok"}
+    """Return whether MongoDB answers, as the worker's probe last saw it."""
+    answering, error = await probes.answers(dependencies.watch, "mongodb", read_model.ping)
+    if answering:
+        return True, {"state": "ok"}
+    return False, {"state": "unreachable", "error": error}
 
 
 async def health_report(app: AppT, read_model: ReadModel) -> tuple[bool, dict[str, Any]]:

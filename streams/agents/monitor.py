@@ -32,6 +32,7 @@ _PROBES: dict[str, probes.Probe] = {
     "postgres": probes.postgres_probe(settings.postgres_conninfo),
     "mongodb": _ping_mongodb,
 }
+_SCHEDULE = probes.ProbeSchedule()
 
 
 @app.service
@@ -55,7 +56,7 @@ class _QuietLogs(Service):
 @app.timer(probes.PROBE_SECONDS)
 async def probe_dependencies() -> None:
     """Probe Kafka, PostgreSQL and MongoDB; log a change of state, or the summary when due."""
-    await probes.run_probes(dependencies.watch, _PROBES)
+    await probes.run_probes(dependencies.watch, _PROBES, _SCHEDULE)
     dependencies.watch.summary()
 
 

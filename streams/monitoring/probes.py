@@ -10,14 +10,20 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import psycopg
 
-from streams.monitoring.dependencies import DependencyWatch
+from streams.monitoring.dependencies import UNKNOWN, DependencyWatch
 
 PROBE_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 1.5
+# While MongoDB is down it is probed at most every DOWN_PROBE_SECONDS, not every PROBE_SECONDS:
+# FerretDB writes two ERROR lines for each request it fails while its PostgreSQL is down, and
+# nothing waits on this probe to resume (the CDC agent's writes retry on their own). Kafka's
+# probe stays at PROBE_SECONDS: its state gates the consumer's re-reads.
+BACKED_OFF_WHILE_DOWN = frozenset({"mongodb"})
+DOWN_PROBE_SECONDS = 8.0
 
 Probe = Callable[[], Awaitable[None]]
 
@@ -112,6 +118,49 @@ async def run_probe(
         watch.answered(name, clock() - started)
 
 
-async def run_probes(watch: DependencyWatch, probes: dict[str, Probe]) -> None:
-    """Run every probe at once and record the outcomes."""
-    await asyncio.gather(*(run_probe(watch, name, probe) for name, probe in probes.items()))
+async def answers(
+    watch: DependencyWatch, name: str, probe: Probe, *, limit_s: float = PROBE_TIMEOUT_SECONDS
+) -> tuple[bool, str | None]:
+    """Return (answering, error) as the watch last saw it; before its first probe, probe once.
+
+    The pipeline page's samples and /health read the probes' state rather than each sending a
+    request of their own, so a client polling /health adds no load on the dependency.
+    """
+    if watch.states[name].state == UNKNOWN:
+        try:
+            await asyncio.wait_for(probe(), limit_s)
+        except Exception as exc:  # refused, timed out, an error answer: all say "not answering"
+            return False, describe(exc, limit_s)
+        return True, None
+    if watch.is_down(name):
+        return False, watch.states[name].last_error
+    return True, None
+
+
+class ProbeSchedule:
+    """Which probes are due in a round: all of them, but a backed-off one that is down only
+    every DOWN_PROBE_SECONDS."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last_run: dict[str, float] = {}
+
+    def due(self, watch: DependencyWatch, names: Iterable[str]) -> list[str]:
+        """Return the names to probe now, and note that they ran."""
+        now, found = self._clock(), []
+        for name in names:
+            last = self._last_run.get(name)
+            resting = name in BACKED_OFF_WHILE_DOWN and watch.is_down(name)
+            if resting and last is not None and now - last < DOWN_PROBE_SECONDS:
+                continue
+            self._last_run[name] = now
+            found.append(name)
+        return found
+
+
+async def run_probes(
+    watch: DependencyWatch, probes: dict[str, Probe], schedule: ProbeSchedule | None = None
+) -> None:
+    """Run every due probe at once and record the outcomes."""
+    names = list(probes) if schedule is None else schedule.due(watch, probes)
+    await asyncio.gather(*(run_probe(watch, name, probes[name]) for name in names))

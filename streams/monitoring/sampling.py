@@ -15,8 +15,9 @@ from faust.types import AppT
 
 from contracts import topics
 from streams.connections import Connections
-from streams.monitoring import connect
+from streams.monitoring import connect, dependencies, probes
 from streams.monitoring.cluster import ClusterUnavailableError, ClusterView
+from streams.monitoring.dependencies import DependencyWatch
 from streams.monitoring.history import (
     Check,
     ConnectorView,
@@ -69,13 +70,12 @@ async def postgresql_check(connections: Connections) -> Check:
     return Check(True, "pool answers")
 
 
-async def mongodb_check(connections: Connections) -> Check:
-    """Ping MongoDB through the read model's client."""
-    try:
-        await asyncio.wait_for(connections.read_model.ping(), PROBE_SECONDS)
-    except Exception as exc:  # any failure: the projection could not write either
-        return Check(False, f"MongoDB unreachable ({type(exc).__name__})")
-    return Check(True, "MongoDB answers")
+async def mongodb_check(connections: Connections, watch: DependencyWatch) -> Check:
+    """Return MongoDB's state from the worker's probe of it."""
+    answering, error = await probes.answers(watch, "mongodb", connections.read_model.ping)
+    if answering:
+        return Check(True, "MongoDB answers")
+    return Check(False, f"MongoDB unreachable ({error})")
 
 
 def connector_view(status: connect.ConnectStatus) -> ConnectorView:
@@ -102,13 +102,14 @@ async def sample_pipeline(
     *,
     group: str,
     write_api_url: str,
+    watch: DependencyWatch = dependencies.watch,
 ) -> Sample:
     """Read everything once and record it as the history's next sample."""
     (offsets, kafka_error), write_api, postgresql, mongodb = await asyncio.gather(
         group_offsets(cluster, group),
         write_api_check(write_api_url),
         postgresql_check(connections),
-        mongodb_check(connections),
+        mongodb_check(connections, watch),
     )
     reading = Reading(
         t=time.time(),

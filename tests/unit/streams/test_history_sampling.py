@@ -16,7 +16,8 @@ os.environ.setdefault("STREAMS_TABLE_STORE", "memory://")
 from contracts import topics
 from streams.monitoring import connect, sampling
 from streams.monitoring.cluster import ClusterUnavailableError, GroupPartition
-from streams.monitoring.history import PipelineHistory
+from streams.monitoring.dependencies import DependencyWatch
+from streams.monitoring.history import Check, PipelineHistory
 
 
 @asynccontextmanager
@@ -115,6 +116,7 @@ async def test_a_sample_reads_the_groups_offsets_and_every_probe(monkeypatch):
             connections(),
             group="g",
             write_api_url=url,
+            watch=DependencyWatch(("mongodb",)),
         )
     assert cluster.asked == [("g", topics.PIPELINE)]
     assert sample.topics[topics.COMMANDS].lag == 3 and sample.topics[topics.CHANGES].lag == 4
@@ -133,6 +135,7 @@ async def test_a_sample_with_everything_down_says_so(monkeypatch):
         connections(pg=False, mongo=False),
         group="g",
         write_api_url="http://127.0.0.1:9",
+        watch=DependencyWatch(("mongodb",)),
     )
     r = sample.reading
     assert r.offsets is None and r.kafka_error == "no offsets of group g"
@@ -144,7 +147,7 @@ async def test_a_sample_with_everything_down_says_so(monkeypatch):
         False,
     )
     assert r.postgresql.detail == "PostgreSQL unreachable (TimeoutError)"
-    assert r.mongodb.detail == "MongoDB unreachable (ConnectionError)"
+    assert r.mongodb.detail == "MongoDB unreachable (ConnectionError: down)"
     assert r.connector == sampling.ConnectorView(False, False, None)
 
 
@@ -162,3 +165,24 @@ def test_the_connector_view_is_the_expected_connectors_state(connectors, expecte
     status = connect.ConnectStatus(expected=("c",), polled=True, reachable=True)
     status.connectors = connectors
     assert sampling.connector_view(status) == expected
+
+
+async def test_a_sample_takes_mongodbs_state_from_the_probe_once_it_has_run():
+    watch = DependencyWatch(("mongodb",))
+    watch.failed("mongodb", "no answer within 1.5 s")
+    watch.failed("mongodb", "no answer within 1.5 s")
+    read_model = FakeReadModel(True)  # answers, but the sample must not ask it
+    asked = []
+
+    async def ping() -> None:
+        asked.append(1)
+
+    read_model.ping = ping
+    check = await sampling.mongodb_check(SimpleNamespace(read_model=read_model), watch)
+    assert check == Check(False, "MongoDB unreachable (no answer within 1.5 s)")
+    assert asked == []
+    watch.answered("mongodb", 0.01)
+    assert await sampling.mongodb_check(SimpleNamespace(read_model=read_model), watch) == Check(
+        True, "MongoDB answers"
+    )
+    assert asked == []

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from streams.monitoring import probes
-from streams.monitoring.dependencies import DependencyWatch
+from streams.monitoring.dependencies import DOWN_AFTER, DependencyWatch
 from tests.support.clock import Clock
 
 
@@ -87,3 +87,51 @@ async def test_a_probe_that_hangs_fails_at_its_limit():
 
     await probes.run_probe(watch, "mongodb", hangs, limit_s=0.01)
     assert watch.states["mongodb"].last_error == "no answer within 0.01 s"
+
+
+def test_a_down_backed_off_dependency_is_probed_every_down_probe_seconds_and_others_every_round():
+    clock = Clock()
+    watch = DependencyWatch(("kafka", "mongodb"), clock=clock)
+    schedule = probes.ProbeSchedule(clock=clock)
+    names = ("kafka", "mongodb")
+    assert schedule.due(watch, names) == ["kafka", "mongodb"]
+    for _ in range(DOWN_AFTER):
+        watch.failed("kafka", "refused")
+        watch.failed("mongodb", "refused")
+    assert watch.is_down("kafka") and watch.is_down("mongodb")
+    rounds = []
+    for _ in range(8):
+        clock.now += probes.PROBE_SECONDS
+        rounds.append(schedule.due(watch, names))
+    # kafka every round; mongodb only once DOWN_PROBE_SECONDS have passed since its last probe
+    assert all("kafka" in r for r in rounds)
+    mongodb_rounds = [i for i, r in enumerate(rounds) if "mongodb" in r]
+    every = int(probes.DOWN_PROBE_SECONDS // probes.PROBE_SECONDS)
+    assert mongodb_rounds == [every - 1, 2 * every - 1]
+    watch.answered("mongodb", 0.01)  # back: probed every round again
+    clock.now += probes.PROBE_SECONDS
+    assert schedule.due(watch, names) == ["kafka", "mongodb"]
+    clock.now += probes.PROBE_SECONDS
+    assert schedule.due(watch, names) == ["kafka", "mongodb"]
+
+
+async def test_answers_reads_the_watch_and_probes_only_before_the_first_probe():
+    watch = DependencyWatch(("mongodb",))
+    calls = []
+
+    async def refused() -> None:
+        calls.append(1)
+        raise ConnectionRefusedError(111, "refused")
+
+    assert await probes.answers(watch, "mongodb", refused) == (
+        False,
+        "ConnectionRefusedError: [Errno 111] refused",
+    )
+    assert calls == [1]
+    watch.answered("mongodb", 0.01)
+    assert await probes.answers(watch, "mongodb", refused) == (True, None)
+    watch.failed("mongodb", "no answer within 1.5 s")
+    assert await probes.answers(watch, "mongodb", refused) == (True, None)  # one failure: still up
+    watch.failed("mongodb", "no answer within 1.5 s")
+    assert await probes.answers(watch, "mongodb", refused) == (False, "no answer within 1.5 s")
+    assert calls == [1]

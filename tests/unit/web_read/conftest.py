@@ -19,6 +19,8 @@ import web_read
 import web_read.auth
 from contracts.stores import bucket_of, pack
 from streams.app import app, connections
+from streams.monitoring import dependencies
+from streams.monitoring.dependencies import DependencyWatch
 from streams.read_model import Page
 from streams.read_model.page_cache import RenderedBucket
 from streams.read_model.pages import walk_page
@@ -87,6 +89,14 @@ def read_model(monkeypatch) -> FakeReadModel:
     monkeypatch.setattr(connections, "read_model", model)
     monkeypatch.setattr(connections, "_opened", True)
     return model
+
+
+@pytest.fixture(autouse=True)
+def fresh_dependency_watch(monkeypatch) -> DependencyWatch:
+    """A watch no probe has run on, in place of the worker's (its state is global)."""
+    fresh = DependencyWatch(dependencies.DEPENDENCIES)
+    monkeypatch.setattr(dependencies, "watch", fresh)
+    return fresh
 
 
 @pytest.fixture

@@ -59,6 +59,17 @@ async def test_kafka_down_is_503_naming_it_with_a_growing_duration(client, watch
     assert later["dependencies"]["kafka"]["since"] == body["dependencies"]["kafka"]["since"]
 
 
+async def test_mongodb_down_is_taken_from_the_probe_without_a_ping_of_its_own(
+    client, watch, read_model
+):
+    go_down(watch, "mongodb")  # the fake read model would answer a ping
+    response = await client.get("/health")
+    assert response.status == 503
+    body = await response.json()
+    assert body["mongodb"] == {"state": "unreachable", "error": "ConnectionRefusedError: refused"}
+    assert body["problems"] == ["mongodb", "mongodb down for 0s"]
+
+
 async def test_postgres_down_is_a_warning_the_read_api_still_answers(client, watch, clock):
     go_down(watch, "postgres")
     clock.now += 40
