@@ -109,13 +109,26 @@ async def run_probe(
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Run one probe within `limit_s` seconds and record its outcome in the watch."""
+    latency_s, error = await probe_once(probe, limit_s=limit_s, clock=clock)
+    if error is None:
+        watch.answered(name, latency_s)
+    else:
+        watch.failed(name, error)
+
+
+async def probe_once(
+    probe: Probe,
+    *,
+    limit_s: float = PROBE_TIMEOUT_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[float, str | None]:
+    """Run one probe within `limit_s` seconds: (its latency, None), or (0, why it failed)."""
     started = clock()
     try:
         await asyncio.wait_for(probe(), limit_s)
     except Exception as exc:  # refused, timed out, an error answer: all say "not answering"
-        watch.failed(name, describe(exc, limit_s))
-    else:
-        watch.answered(name, clock() - started)
+        return 0.0, describe(exc, limit_s)
+    return clock() - started, None
 
 
 async def answers(
@@ -126,14 +139,12 @@ async def answers(
     The pipeline page's samples and /health read the probes' state rather than each sending a
     request of their own, so a client polling /health adds no load on the dependency.
     """
-    if watch.states[name].state == UNKNOWN:
-        try:
-            await asyncio.wait_for(probe(), limit_s)
-        except Exception as exc:  # refused, timed out, an error answer: all say "not answering"
-            return False, describe(exc, limit_s)
-        return True, None
+    dep = watch.states[name]
+    if dep.state == UNKNOWN:
+        _, error = await probe_once(probe, limit_s=limit_s)
+        return error is None, error
     if watch.is_down(name):
-        return False, watch.states[name].last_error
+        return False, dep.last_error
     return True, None
 
 
@@ -159,8 +170,8 @@ class ProbeSchedule:
 
 
 async def run_probes(
-    watch: DependencyWatch, probes: dict[str, Probe], schedule: ProbeSchedule | None = None
+    watch: DependencyWatch, probes: dict[str, Probe], schedule: ProbeSchedule
 ) -> None:
     """Run every due probe at once and record the outcomes."""
-    names = list(probes) if schedule is None else schedule.due(watch, probes)
+    names = schedule.due(watch, probes)
     await asyncio.gather(*(run_probe(watch, name, probes[name]) for name in names))
