@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from dataclasses import asdict
 from typing import Any
 
 from bench.context import Bench, LagSampler
 from bench.procs import rss_snapshot, run_generator
-from bench.stats import run_summary, spread
+from bench.stats import lag_growing, run_summary, spread
 from bench.visibility import changelog_topic
 from bench.wrk import authorized, post_json_keyed_script, post_json_script, run_wrk
 from contracts import topics
@@ -117,21 +116,6 @@ def write_run(
 # --- end-to-end -------------------------------------------------------------------------------
 
 
-def _lag_growing(samples: list[dict[str, Any]], rate: float) -> tuple[bool, float | None]:
-    """Lag grows when its trend exceeds 5% of the offered rate and its last third sits more
-    than one second of input above its first third (Faust commits every few seconds, so the
-    committed lag is a sawtooth; only a trend beyond it counts)."""
-    points = [(s["t"], sum(v for k, v in s.items() if k != "t")) for s in samples]
-    if len(points) < 6:
-        return False, None
-    ts = [p[0] for p in points]
-    ys = [float(p[1]) for p in points]
-    slope = statistics.linear_regression(ts, ys).slope
-    third = len(ys) // 3
-    first, last = statistics.fmean(ys[:third]), statistics.fmean(ys[-third:])
-    return (slope > 0.05 * rate and last - first > rate), slope
-
-
 def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[str, Any]:
     """One open-loop run at `rate` writes/s (default: e2e_duration_s long), 202 -> readable."""
     sizes = bench.sizes
@@ -167,7 +151,7 @@ def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[st
     res["services_cpu_cores"] = meter.stop()
     res["generator_cpu"] = cpu
     res["lag_samples"] = sampler.samples
-    growing, slope = _lag_growing(sampler.samples, rate)
+    growing, slope = lag_growing(sampler.samples, rate)
     p99 = res["latency"].get("p99_ms")
     res["lag_slope_per_s"] = slope
     res["lag_growing"] = growing

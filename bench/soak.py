@@ -10,10 +10,10 @@ from typing import Any
 from bench.context import Bench
 from bench.gen.mixed import generator_env
 from bench.logscan import follow_logs
-from bench.paths import _lag_growing
 from bench.procs import BackgroundGenerator, fd_snapshot, rss_snapshot, shared_segment_snapshot
 from bench.reads import wait_projected
 from bench.seed import seed_to
+from bench.stats import lag_growing
 from bench.write_api_counts import scrape_write_counts
 from contracts import topics
 
@@ -195,7 +195,7 @@ def summarize(samples: list[dict[str, Any]], *, warmup_s: float, rate: float) ->
     lag_points = [{"t": s["t"], **s["lag"]} for s in samples if s["lag"] is not None]
     total = [sum(v for k, v in p.items() if k != "t") for p in lag_points]
     last_half = [p for p in lag_points if p["t"] >= end_t / 2]
-    growing, slope = _lag_growing(last_half, rate)
+    growing, slope = lag_growing(last_half, rate)
     lag = {
         "max": max(total) if total else None,
         "max_by_topic": {

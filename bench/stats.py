@@ -1,4 +1,4 @@
-"""Percentiles, percentile curves and the median/min/max summary of repeated runs."""
+"""Percentiles, percentile curves, the median/min/max summary of repeated runs, lag trends."""
 
 from __future__ import annotations
 
@@ -80,3 +80,34 @@ def run_summary(runs: Sequence[dict[str, Any]], *keys: str) -> dict[str, Any]:
     for key in keys:
         out[key] = spread((r.get("latency") or {}).get(key) for r in runs)
     return out
+
+
+# Faust commits a group's offsets every 2.8 s (broker_commit_interval), so the committed lag
+# a sampler reads is a sawtooth: it climbs with the input between commits and falls back at
+# each one. A run starts from a quiesced lag of 0, before the first cycle has climbed.
+LAG_SETTLE_S = 4.0
+
+
+def lag_growing(
+    samples: Sequence[dict[str, Any]], rate: float, *, settle_s: float = LAG_SETTLE_S
+) -> tuple[bool, float | None]:
+    """Whether the consumer lag (summed over topics, per sample) grows at `rate` inputs/s.
+
+    It grows when its floor, the backlog left just after a commit, rose between the first and
+    the last third of the samples by more than two seconds of input, with a rising trend (more
+    than 5% of the rate). The floor ignores the sawtooth's phase; samples of the first
+    `settle_s` seconds are left out. The margin covers a sample landing up to a second after a
+    commit; in a 15 s run it tells a backlog rising by a third of the input, and a slower one
+    is left to the run's latency limit. Returns (growing, trend in records/s or None).
+    """
+    points = [(s["t"], float(sum(v for k, v in s.items() if k != "t"))) for s in samples]
+    if points:
+        start = points[0][0]
+        points = [p for p in points if p[0] - start >= settle_s]
+    if len(points) < 6:
+        return False, None
+    slope = statistics.linear_regression([t for t, _ in points], [y for _, y in points]).slope
+    third = len(points) // 3
+    first_floor = min(y for _, y in points[:third])
+    last_floor = min(y for _, y in points[-third:])
+    return (slope > 0.05 * rate and last_floor - first_floor > 2 * rate), slope
