@@ -1,8 +1,9 @@
 """Slow and resetting connections between the worker and its dependencies, through Toxiproxy.
 
-With 200 ms added to every exchange with MongoDB or PostgreSQL the pipeline keeps up with 50
-creates/s: every write is readable soon after the last one, the group's lag stays bounded, and
-the worker logs no timeout and dead-letters nothing. With the connections to PostgreSQL,
+With 200 ms added to every exchange with MongoDB or PostgreSQL, or what the worker sends to
+either squeezed through a thin link, the pipeline keeps up with 50 creates/s: every write is
+readable soon after the last one, the group's lag stays bounded, and the worker logs no
+timeout and dead-letters nothing. With the connections to PostgreSQL,
 MongoDB and Kafka reset every few seconds while creating and updating, nothing is lost or
 applied twice. The figures are printed (run with -s) and kept in docs/decisions/fault-proxy.md.
 """
@@ -20,9 +21,11 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
 
 from compose.launcher import IsolatedStack
 from compose.pipeline_status import kafka_status
@@ -33,11 +36,16 @@ from streams.settings import DEFAULT_APP_ID
 from tests.integration.faults.conftest import ProxiedWorker, Proxies
 from tests.support.pipeline import Pipeline
 from tests.support.polling import ConditionTimeout, wait_for
-from tests.support.toxiproxy import Proxy, latency, reset_peer
+from tests.support.toxiproxy import Proxy, Toxic, bandwidth, latency, reset_peer
 
 RATE = 50  # writes/s
 SECONDS = 30
 LATENCY_MS = 200
+# The thin link: what the worker sends to the store, in KB/s. A page write carries the whole
+# bucket page (up to 128 todos, ~20 KB here), so MongoDB's link holds about two a second.
+BANDWIDTH_KB_S = {"mongo": 32, "postgres": 32}
+# Sent through the proxy to see the limit in effect: at the rates above it takes 2 s.
+PROBE_BYTES = 64_000
 # Generous bounds, only to catch a worker that falls behind for good: 15 s of records in the
 # group's lag (each create is a command on `todos` and a change on the CDC topic, and offsets
 # are committed every few seconds), and 60 s from the last write until all are readable.
@@ -174,11 +182,14 @@ def writer(pipeline: Pipeline) -> Iterator[Writer]:
     user.close()
 
 
-def creates_under(stack: IsolatedStack, writer: Writer, proxy: Proxy | None) -> tuple[Run, float]:
-    """RATE creates/s for SECONDS, LATENCY_MS on `proxy` (if any); the run, and its catch-up.
+def creates_under(
+    stack: IsolatedStack, writer: Writer, proxy: Proxy | None, toxic: Toxic | None = None
+) -> tuple[Run, float, float | None]:
+    """RATE creates/s for SECONDS with `toxic` on `proxy` (if any).
 
-    With a proxy, also checks the toxic took effect: the worker's batch writes to that store
-    took at least LATENCY_MS each on average (each is one round trip or more).
+    Returns the run, its catch-up (from the last accepted create until all are readable) and
+    the mean time of the worker's batch writes to that proxy's store in the run (None
+    without a proxy).
     """
     run = Run()
     store = {"mongo": "mongodb", "postgres": "postgresql"}.get(proxy.name) if proxy else None
@@ -193,9 +204,8 @@ def creates_under(stack: IsolatedStack, writer: Writer, proxy: Proxy | None) -> 
     def create(n: int) -> None:
         writer.send(run, "POST", "/api/todos/", {"title": f"slow {n}"})
 
-    # Downstream only: every answer comes LATENCY_MS late, so each round trip is that slower.
-    slowed = proxy.toxic(latency(LATENCY_MS)) if proxy is not None else nullcontext()
-    with slowed:
+    poisoned = proxy.toxic(toxic) if proxy is not None and toxic is not None else nullcontext()
+    with poisoned:
         paced(RATE, SECONDS, create, sample)
         assert not run.refused, run.refused[:5]
         ids = set(run.accepted)
@@ -206,15 +216,65 @@ def creates_under(stack: IsolatedStack, writer: Writer, proxy: Proxy | None) -> 
             message="every create readable",
         )
         catch_up = time.monotonic() - run.last_accepted_at
-    if store:
-        spent, writes = (
-            a - b for a, b in zip(store_writes(writer.pipeline, store), before, strict=True)
+    if not store:
+        return run, catch_up, None
+    spent, writes = (
+        a - b for a, b in zip(store_writes(writer.pipeline, store), before, strict=True)
+    )
+    assert writes > 0, f"no {store} write seen on the worker's /metrics"
+    print(f"\n{store}: {writes:.0f} batch writes, {spent / writes * 1000:.0f} ms each on average")
+    return run, catch_up, spent / writes
+
+
+def creates_slowed(stack: IsolatedStack, writer: Writer, proxy: Proxy) -> tuple[Run, float]:
+    """RATE creates/s for SECONDS with LATENCY_MS on every answer through `proxy`.
+
+    Also checks the toxic took effect: the worker's batch writes to that store took at least
+    LATENCY_MS each on average (each is one round trip or more).
+    """
+    # Downstream only: every answer comes LATENCY_MS late, so each round trip is that slower.
+    run, catch_up, mean_write_s = creates_under(stack, writer, proxy, latency(LATENCY_MS))
+    assert mean_write_s is not None and mean_write_s >= LATENCY_MS / 1000, (
+        f"{proxy.name} writes not slowed by the toxic"
+    )
+    return run, catch_up
+
+
+def upload_seconds(proxy: Proxy, stack: IsolatedStack) -> float:
+    """How long PROBE_BYTES sent to the proxy's store take to be answered, through the proxy."""
+    payload = "x" * PROBE_BYTES
+    started = time.monotonic()
+    if proxy.name == "mongo":
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            f"mongodb://{proxy.listen}/?directConnection=true", serverSelectionTimeoutMS=10_000
         )
-        assert writes > 0, f"no {store} write seen on the worker's /metrics"
-        print(
-            f"\n{store}: {writes:.0f} batch writes, {spent / writes * 1000:.0f} ms each on average"
+        try:
+            # A string _id equality: FerretDB answers it from its index, here with nothing.
+            client["bandwidth_probe"]["probe"].find_one({"_id": payload})
+        finally:
+            client.close()
+    else:
+        conninfo = psycopg.conninfo.make_conninfo(
+            stack.addresses.postgres.conninfo, host="127.0.0.1", port=proxy.port
         )
-        assert spent / writes >= LATENCY_MS / 1000, f"{store} writes not slowed by the toxic"
+        with psycopg.connect(conninfo, connect_timeout=10) as conn:
+            conn.execute("SELECT length(%s)", (payload,)).fetchone()
+    return time.monotonic() - started
+
+
+def creates_squeezed(stack: IsolatedStack, writer: Writer, proxy: Proxy) -> tuple[Run, float]:
+    """RATE creates/s for SECONDS with what is sent to `proxy`'s store limited in bandwidth.
+
+    Also checks the limit took effect: PROBE_BYTES sent through the proxy during the run took
+    at least three quarters of the time the limit allows them.
+    """
+    rate = BANDWIDTH_KB_S[proxy.name]
+    with proxy.toxic(bandwidth(rate, stream="upstream")):
+        took = upload_seconds(proxy, stack)
+        run, catch_up, _ = creates_under(stack, writer, proxy)
+    least = 0.75 * PROBE_BYTES / (rate * 1000)
+    print(f"\n{PROBE_BYTES} bytes to {proxy.name} at {rate} KB/s: {took:.1f} s")
+    assert took >= least, f"{proxy.name}'s link not limited: {took:.2f} s < {least:.2f} s"
     return run, catch_up
 
 
@@ -243,7 +303,7 @@ def test_through_the_proxies_alone_it_keeps_up_at_50_writes_per_second(
 ):
     # The baseline of the two below: the same load through the proxies without a toxic.
     dlq_before = dead_letters(pipeline)
-    run, catch_up = creates_under(stack, writer, None)
+    run, catch_up, _ = creates_under(stack, writer, None)
     assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, "no toxic")
 
 
@@ -251,7 +311,7 @@ def test_200ms_on_mongodb_keeps_up_at_50_writes_per_second(
     stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
 ):
     dlq_before = dead_letters(pipeline)
-    run, catch_up = creates_under(stack, writer, toxiproxy.mongo)
+    run, catch_up = creates_slowed(stack, writer, toxiproxy.mongo)
     assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, "200 ms MongoDB")
 
 
@@ -259,8 +319,26 @@ def test_200ms_on_postgresql_keeps_up_at_50_writes_per_second(
     stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
 ):
     dlq_before = dead_letters(pipeline)
-    run, catch_up = creates_under(stack, writer, toxiproxy.postgres)
+    run, catch_up = creates_slowed(stack, writer, toxiproxy.postgres)
     assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, "200 ms PostgreSQL")
+
+
+def test_a_thin_link_to_mongodb_keeps_up_at_50_writes_per_second(
+    stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
+):
+    dlq_before = dead_letters(pipeline)
+    run, catch_up = creates_squeezed(stack, writer, toxiproxy.mongo)
+    what = f"{BANDWIDTH_KB_S['mongo']} KB/s to MongoDB"
+    assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, what)
+
+
+def test_a_thin_link_to_postgresql_keeps_up_at_50_writes_per_second(
+    stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
+):
+    dlq_before = dead_letters(pipeline)
+    run, catch_up = creates_squeezed(stack, writer, toxiproxy.postgres)
+    what = f"{BANDWIDTH_KB_S['postgres']} KB/s to PostgreSQL"
+    assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, what)
 
 
 def differences(found: dict[int, int], expected: dict[int, int]) -> str:
