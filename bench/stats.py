@@ -91,15 +91,11 @@ LAG_SETTLE_S = 4.0
 def lag_growing(
     samples: Sequence[dict[str, Any]], rate: float, *, settle_s: float = LAG_SETTLE_S
 ) -> tuple[bool, float | None]:
-    """Whether the consumer lag (summed over topics, per sample) grows at `rate` inputs/s.
-
-    It grows when its floor, the backlog left just after a commit, rose between the first and
-    the last third of the samples by more than two seconds of input, with a rising trend (more
-    than 5% of the rate). The floor ignores the sawtooth's phase; samples of the first
-    `settle_s` seconds are left out. The margin covers a sample landing up to a second after a
-    commit; in a 15 s run it tells a backlog rising by a third of the input, and a slower one
-    is left to the run's latency limit. Returns (growing, trend in records/s or None).
-    """
+    """Whether the summed consumer lag grows at `rate` inputs/s: (growing, trend in records/s)."""
+    # The floor of a third (the backlog just after a commit) ignores the sawtooth's phase. The
+    # margin of two seconds of input covers a sample landing up to a second after a commit: in
+    # a 15 s run a backlog rising by a third of the input is caught, a slower one is left to the
+    # run's latency limit. The trend must also exceed 5% of the rate.
     points = [(s["t"], float(sum(v for k, v in s.items() if k != "t"))) for s in samples]
     if points:
         start = points[0][0]

@@ -323,21 +323,13 @@ def test_200ms_on_postgresql_keeps_up_at_50_writes_per_second(
     assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, "200 ms PostgreSQL")
 
 
-def test_a_thin_link_to_mongodb_keeps_up_at_50_writes_per_second(
-    stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
+@pytest.mark.parametrize("store", ["mongo", "postgres"])
+def test_a_thin_link_to_the_store_keeps_up_at_50_writes_per_second(
+    store: str, stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
 ):
     dlq_before = dead_letters(pipeline)
-    run, catch_up = creates_squeezed(stack, writer, toxiproxy.mongo)
-    what = f"{BANDWIDTH_KB_S['mongo']} KB/s to MongoDB"
-    assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, what)
-
-
-def test_a_thin_link_to_postgresql_keeps_up_at_50_writes_per_second(
-    stack, pipeline, toxiproxy: Proxies, proxied_worker: ProxiedWorker, writer: Writer
-):
-    dlq_before = dead_letters(pipeline)
-    run, catch_up = creates_squeezed(stack, writer, toxiproxy.postgres)
-    what = f"{BANDWIDTH_KB_S['postgres']} KB/s to PostgreSQL"
+    run, catch_up = creates_squeezed(stack, writer, getattr(toxiproxy, store))
+    what = f"{BANDWIDTH_KB_S[store]} KB/s to {store}"
     assert_kept_up(run, catch_up, proxied_worker, dlq_before, writer.pipeline, what)
 
 
