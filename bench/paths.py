@@ -125,8 +125,9 @@ def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[st
     if not partitions:
         raise RuntimeError(f"no changelog topic {changelog}: is the worker's app id the group?")
     bench.quiesce()
-    meter = bench.cpu_meter()
+    meter, run_queue = bench.cpu_meter(), bench.run_queue_meter()
     meter.start()
+    run_queue.start()
     with LagSampler(bench) as sampler:
         res, cpu = run_generator(
             "openloop",
@@ -149,6 +150,7 @@ def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[st
             env=bench.user.child_env(),
         )
     res["services_cpu_cores"] = meter.stop()
+    res["services_run_queue"] = run_queue.stop()
     res["generator_cpu"] = cpu
     res["lag_samples"] = sampler.samples
     growing, slope = lag_growing(sampler.samples, rate)
@@ -210,6 +212,21 @@ def _stage_baseline(bench: Bench) -> dict[str, Any]:
     return {"summary": summary, "runs": runs}
 
 
+def _run_queue_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worker's event-loop thread's run and CPU wait, and every service's wait, per run."""
+    worker = [r.get("services_run_queue", {}).get("streams", {}) for r in runs]
+    return {
+        "worker_thread_run": spread(w.get("busiest_thread_run") for w in worker),
+        "worker_thread_wait": spread(w.get("busiest_thread_wait") for w in worker),
+        "services_waiting_cores": spread(
+            sum(s["waiting_cores"] for s in r["services_run_queue"].values())
+            if r.get("services_run_queue")
+            else None
+            for r in runs
+        ),
+    }
+
+
 def e2e_path(bench: Bench) -> dict[str, Any]:
     """202 -> readable at the read API, open loop at fixed rates; then the highest steady rate."""
     sizes = bench.sizes
@@ -240,6 +257,7 @@ def e2e_path(bench: Bench) -> dict[str, Any]:
                 ),
                 "http_samples": sum(r["http_sample"]["sampled"] for r in runs),
                 "http_never_200": sum(r["http_sample"]["http_never_200"] for r in runs),
+                **_run_queue_summary(runs),
                 "steady_runs": steady_runs,
                 "steady": verdicts[rate],
             },

@@ -216,6 +216,86 @@ class CpuMeter:
         }
 
 
+@dataclass(frozen=True)
+class Sched:
+    """A thread's CPU time so far: seconds on a CPU, and runnable but waiting for one."""
+
+    run_s: float
+    wait_s: float
+
+
+def thread_sched_seconds(services: Mapping[str, psutil.Process]) -> dict[str, dict[int, Sched]]:
+    """Seconds each thread of each service's tree has run and waited runnable for a CPU.
+
+    From Linux's `/proc/<pid>/task/<tid>/schedstat` (run ns, run-queue wait ns, slices); a
+    service whose threads cannot be read (another OS, a process gone) maps to no threads.
+    """
+    report: dict[str, dict[int, Sched]] = {}
+    for name, root in services.items():
+        threads: dict[int, Sched] = {}
+        for proc in _tree(root):
+            try:
+                tids = [t.id for t in proc.threads()]
+            except psutil.Error:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{proc.pid}/task/{tid}/schedstat") as f:
+                        run_ns, wait_ns, *_ = f.read().split()
+                except (OSError, ValueError):
+                    continue
+                threads[tid] = Sched(int(run_ns) / 1e9, int(wait_ns) / 1e9)
+        report[name] = threads
+    return report
+
+
+def run_queue_figures(
+    before: Mapping[str, Mapping[int, Sched]],
+    after: Mapping[str, Mapping[int, Sched]],
+    wall_s: float,
+) -> dict[str, dict[str, float]]:
+    """Per service, per second of `wall_s`: its threads' summed run-queue wait, and the run and
+    wait of its busiest thread (a one-thread stage such as the worker's event loop is
+    CPU-starved when that thread waits as long as it runs)."""
+    wall = max(wall_s, 1e-9)
+    report: dict[str, dict[str, float]] = {}
+    for name, threads in after.items():
+        earlier = before.get(name, {})
+        deltas = [
+            (s.run_s - earlier[tid].run_s, s.wait_s - earlier[tid].wait_s)
+            for tid, s in threads.items()
+            if tid in earlier
+        ]
+        if not deltas:
+            continue
+        run, wait = max(deltas)
+        report[name] = {
+            "waiting_cores": round(sum(w for _, w in deltas) / wall, 3),
+            "busiest_thread_run": round(run / wall, 3),
+            "busiest_thread_wait": round(wait / wall, 3),
+        }
+    return report
+
+
+class RunQueueMeter:
+    """How long each service's threads waited for a CPU between `start()` and `stop()`."""
+
+    def __init__(self, services: Mapping[str, psutil.Process]) -> None:
+        self._services = services
+        self._before: dict[str, dict[int, Sched]] = {}
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Take the first reading."""
+        self._before = thread_sched_seconds(self._services)
+        self._t0 = time.monotonic()
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Each service's run-queue figures since `start()` (see `run_queue_figures`)."""
+        after = thread_sched_seconds(self._services)
+        return run_queue_figures(self._before, after, time.monotonic() - self._t0)
+
+
 class BackgroundGenerator:
     """A generator process running while the harness does other things (samples, faults).
 

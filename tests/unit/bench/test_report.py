@@ -112,3 +112,19 @@ def test_the_replay_row_names_the_bare_faust_agent_beside_raw_aiokafka() -> None
     }}}}  # fmt: skip
     row = _row(data, "rebuild events/s")
     assert row[3] == "raw aiokafka 60,000; a bare Faust agent 3,800"
+
+
+def test_the_e2e_rows_show_the_worker_loop_threads_wait_for_a_core() -> None:
+    summary: dict[str, Any] = {k: _s(1.0) for k in ("p50_ms", "p95_ms", "p99_ms")}
+    summary.update(
+        steady=False,
+        achieved_rate=_s(642),
+        worker_thread_run=_s(0.38),
+        worker_thread_wait=_s(0.6),
+        services_waiting_cores=_s(7.6),
+    )
+    base = {f"sum_{p}": _s(30) for p in ("p50_ms", "p95_ms", "p99_ms")}
+    results = {"e2e": {"baseline": {"summary": base}, "by_rate": {"1000": {"summary": summary}}}}
+    row = _row(results, "  CPU @ 1000/s")
+    assert row[2] == "0.38 / 0.60"
+    assert row[3] == "all services waited 7.60 cores; 642 writes/s achieved"
