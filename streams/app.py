@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.types import TransportT
+from faust.types import ProducerT, TransportT
 
 from streams import transport
 from streams.connections import Connections, ConnectionsService
@@ -26,6 +26,14 @@ class StreamsApp(faust.App):
         # Faust picks the consumer's transport by URL scheme; ours keeps `kafka://` and only
         # swaps the consumer (see streams.transport for the offset-commit defect it fixes).
         return transport.Transport(self.conf.broker_consumer, self)
+
+    def _new_producer(self) -> ProducerT:
+        # faust holds every incoming message, on every topic, while more than the buffer's
+        # `max_messages` (100) table writes wait to be sent: a CDC batch of a few hundred
+        # todos stalled both agents' input after each batch (docs/decisions/fetch-wait.md).
+        producer = super()._new_producer()
+        producer.buffer.max_messages = settings.table_writes_buffered
+        return producer
 
     def _init_fixups(self) -> list[Any]:
         # The stack gives every process DJANGO_SETTINGS_MODULE, which makes Faust's Django

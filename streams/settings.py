@@ -80,6 +80,14 @@ class Settings:
             "block_cache_size": budget // 2,
         }
 
+    @property
+    def table_writes_buffered(self) -> int:
+        """Return how many table writes may wait to be sent before faust holds new messages.
+
+        Two CDC batches' worth: one batch writes up to `change_batch_size` todos at once.
+        """
+        return 2 * self.change_batch_size
+
     def runs_agent(self, name: str) -> bool:
         """Return whether the agent called `name` is to run in this worker."""
         return self.agents is None or name in self.agents

@@ -29,6 +29,11 @@ RESEEK_AFTER_SECONDS = 30.0
 #: (or a fetch that never resumed after a Kafka outage) gets there; a re-read of messages
 #: merely still queued costs a duplicate, which the agents' idempotent effects absorb.
 IDLE_RESEEK_AFTER_SECONDS = 10.0
+#: The longest the broker may hold a fetch that finds no new record (faust hard-codes 1,500).
+#: aiokafka keeps one fetch in flight per broker and leaves a partition whose records are
+#: still buffered out of it, so a fetch that carried only the quiet partitions made every
+#: busy one wait this long once its buffer was drained (docs/decisions/fetch-wait.md).
+FETCH_MAX_WAIT_MS = 50
 #: The dependency watch's name for the broker.
 KAFKA = "kafka"
 
@@ -53,6 +58,16 @@ def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | Non
     return end
 
 
+class PromptFetchConsumerThread(aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose fetches wait at most FETCH_MAX_WAIT_MS at the broker."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka reads the setting when `start()` builds its fetcher, which comes later.
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
 class AtLeastOnceConsumer(aiokafka.Consumer):
     """Commits an offset only when every message before it, from the committed one, is acked."""
 
@@ -63,6 +78,9 @@ class AtLeastOnceConsumer(aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._held: dict[TP, tuple[int, float]] = {}
         self._reseeks: set[asyncio.Future[None]] = set()
+
+    def _new_consumer_thread(self) -> PromptFetchConsumerThread:
+        return PromptFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]

@@ -13,10 +13,12 @@ from streams.app import app
 from streams.monitoring import dependencies
 from streams.monitoring.dependencies import DependencyWatch
 from streams.transport import (
+    FETCH_MAX_WAIT_MS,
     IDLE_RESEEK_AFTER_SECONDS,
     KAFKA,
     RESEEK_AFTER_SECONDS,
     AtLeastOnceConsumer,
+    PromptFetchConsumerThread,
     kafka_is_down,
     next_commit_offset,
 )
@@ -390,3 +392,18 @@ async def test_a_partition_revoked_meanwhile_is_skipped(
     consumer._committed_offset[TODOS_3] = 40
     consumer.verify_event_path(0.0, TODOS_3)
     assert not consumer._reseeks and TODOS_3 not in consumer._held
+
+
+def test_the_worker_consumers_fetches_wait_at_most_fetch_max_wait_ms_at_the_broker() -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, AtLeastOnceConsumer)
+    thread = consumer._thread
+    assert isinstance(thread, PromptFetchConsumerThread)
+
+    async def build() -> int:
+        # aiokafka's consumer is made inside a running loop, as in the consumer thread.
+        built = thread._create_worker_consumer(app.transport)
+        return int(built._fetch_max_wait_ms)
+
+    # faust passes 1,500 ms; aiokafka reads this when its fetcher is built at start().
+    assert asyncio.run(build()) == FETCH_MAX_WAIT_MS == 50
