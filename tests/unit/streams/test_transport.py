@@ -10,6 +10,7 @@ from faust.transport.drivers import aiokafka
 from faust.types import TP
 
 from streams.app import app
+from streams.app import settings as app_settings
 from streams.monitoring import dependencies
 from streams.monitoring.dependencies import DependencyWatch
 from streams.transport import (
@@ -407,3 +408,8 @@ def test_the_worker_consumers_fetches_wait_at_most_fetch_max_wait_ms_at_the_brok
 
     # faust passes 1,500 ms; aiokafka reads this when its fetcher is built at start().
     assert asyncio.run(build()) == FETCH_MAX_WAIT_MS == 50
+
+
+def test_faust_holds_the_input_only_past_two_cdc_batches_of_table_writes() -> None:
+    # faust's default of 100 held both agents' input after every CDC batch of more todos.
+    assert app.producer.buffer.max_messages == 2 * app_settings.change_batch_size == 1000
