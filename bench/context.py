@@ -14,7 +14,7 @@ import requests
 
 from bench.config import Sizes
 from bench.kafka_tools import Kafka
-from bench.procs import CpuMeter, RunQueueMeter, services_by_port
+from bench.procs import CpuMeter, services_by_port
 from bench.users import BenchUser, sign_up
 from compose.launcher import IsolatedStack, StackAddresses
 from compose.polling import wait_until
@@ -68,12 +68,8 @@ class Bench:
         self.notes.append(text)
 
     def cpu_meter(self) -> CpuMeter:
-        """A meter of each service's cores over one run."""
+        """A meter of each service's cores, and its threads' waits for one, over one run."""
         return CpuMeter(self.services)
-
-    def run_queue_meter(self) -> RunQueueMeter:
-        """A meter of how long each service's threads wait for a CPU over one run."""
-        return RunQueueMeter(self.services)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until the write and read APIs answer their health checks."""

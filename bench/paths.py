@@ -125,9 +125,8 @@ def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[st
     if not partitions:
         raise RuntimeError(f"no changelog topic {changelog}: is the worker's app id the group?")
     bench.quiesce()
-    meter, run_queue = bench.cpu_meter(), bench.run_queue_meter()
+    meter = bench.cpu_meter()
     meter.start()
-    run_queue.start()
     with LagSampler(bench) as sampler:
         res, cpu = run_generator(
             "openloop",
@@ -150,7 +149,7 @@ def e2e_run(bench: Bench, rate: int, duration_s: float | None = None) -> dict[st
             env=bench.user.child_env(),
         )
     res["services_cpu_cores"] = meter.stop()
-    res["services_run_queue"] = run_queue.stop()
+    res["services_run_queue"] = meter.run_queue()
     res["generator_cpu"] = cpu
     res["lag_samples"] = sampler.samples
     growing, slope = lag_growing(sampler.samples, rate)

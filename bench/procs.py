@@ -193,29 +193,6 @@ def cpu_seconds(services: Mapping[str, psutil.Process]) -> dict[str, float]:
     return report
 
 
-class CpuMeter:
-    """Cores used by each service between `start()` and `stop()`."""
-
-    def __init__(self, services: Mapping[str, psutil.Process]) -> None:
-        self._services = services
-        self._before: dict[str, float] = {}
-        self._t0 = 0.0
-
-    def start(self) -> None:
-        """Take the first reading."""
-        self._before = cpu_seconds(self._services)
-        self._t0 = time.monotonic()
-
-    def stop(self) -> dict[str, float]:
-        """Cores used by each service since `start()`."""
-        after = cpu_seconds(self._services)
-        wall = max(time.monotonic() - self._t0, 1e-9)
-        return {
-            name: round((after[name] - self._before.get(name, after[name])) / wall, 3)
-            for name in after
-        }
-
-
 @dataclass(frozen=True)
 class Sched:
     """A thread's CPU time so far: seconds on a CPU, and runnable but waiting for one."""
@@ -277,23 +254,37 @@ def run_queue_figures(
     return report
 
 
-class RunQueueMeter:
-    """How long each service's threads waited for a CPU between `start()` and `stop()`."""
+class CpuMeter:
+    """Cores used by each service between `start()` and `stop()`, and how long its threads
+    waited for one (`run_queue()`)."""
 
     def __init__(self, services: Mapping[str, psutil.Process]) -> None:
         self._services = services
-        self._before: dict[str, dict[int, Sched]] = {}
+        self._before: dict[str, float] = {}
+        self._threads_before: dict[str, dict[int, Sched]] = {}
+        self._threads_after: dict[str, dict[int, Sched]] = {}
         self._t0 = 0.0
+        self._wall = 0.0
 
     def start(self) -> None:
         """Take the first reading."""
-        self._before = thread_sched_seconds(self._services)
+        self._before = cpu_seconds(self._services)
+        self._threads_before = thread_sched_seconds(self._services)
         self._t0 = time.monotonic()
 
-    def stop(self) -> dict[str, dict[str, float]]:
-        """Each service's run-queue figures since `start()` (see `run_queue_figures`)."""
-        after = thread_sched_seconds(self._services)
-        return run_queue_figures(self._before, after, time.monotonic() - self._t0)
+    def stop(self) -> dict[str, float]:
+        """Cores used by each service since `start()`."""
+        after = cpu_seconds(self._services)
+        self._threads_after = thread_sched_seconds(self._services)
+        self._wall = max(time.monotonic() - self._t0, 1e-9)
+        return {
+            name: round((after[name] - self._before.get(name, after[name])) / self._wall, 3)
+            for name in after
+        }
+
+    def run_queue(self) -> dict[str, dict[str, float]]:
+        """Each service's run-queue figures from `start()` to `stop()` (`run_queue_figures`)."""
+        return run_queue_figures(self._threads_before, self._threads_after, self._wall)
 
 
 class BackgroundGenerator:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers import aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
@@ -61,7 +62,7 @@ def next_commit_offset(acked: Iterable[int], committed: int | None) -> int | Non
 class PromptFetchConsumerThread(aiokafka.AIOKafkaConsumerThread):
     """faust's consumer thread, whose fetches wait at most FETCH_MAX_WAIT_MS at the broker."""
 
-    def _create_worker_consumer(self, transport: Any) -> Any:
+    def _create_worker_consumer(self, transport: aiokafka.Transport) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka reads the setting when `start()` builds its fetcher, which comes later.
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS

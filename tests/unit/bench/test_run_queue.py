@@ -10,7 +10,7 @@ from typing import cast
 import psutil
 import pytest
 
-from bench.procs import Sched, run_queue_figures, thread_sched_seconds
+from bench.procs import CpuMeter, Sched, run_queue_figures, thread_sched_seconds
 
 
 def test_the_busiest_thread_and_the_summed_wait_are_per_second_of_wall_time() -> None:
@@ -56,3 +56,15 @@ class _Gone:
 
 def test_a_process_gone_maps_to_no_threads() -> None:
     assert thread_sched_seconds({"x": cast(psutil.Process, _Gone())}) == {"x": {}}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="schedstat is Linux's")
+def test_the_cpu_meter_gives_the_run_queue_of_its_start_to_stop_interval() -> None:
+    meter = CpuMeter({"bench": psutil.Process(os.getpid())})
+    meter.start()
+    sum(i * i for i in range(300_000))  # some CPU on this thread
+    cores = meter.stop()
+    figures = meter.run_queue()["bench"]
+    assert cores["bench"] > 0.0
+    assert 0.0 < figures["busiest_thread_run"] <= 1.0
+    assert figures["waiting_cores"] >= figures["busiest_thread_wait"] >= 0.0

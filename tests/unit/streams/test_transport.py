@@ -400,10 +400,12 @@ def test_the_worker_consumers_fetches_wait_at_most_fetch_max_wait_ms_at_the_brok
     assert isinstance(consumer, AtLeastOnceConsumer)
     thread = consumer._thread
     assert isinstance(thread, PromptFetchConsumerThread)
+    transport = app.transport
+    assert isinstance(transport, aiokafka.Transport)
 
     async def build() -> int:
         # aiokafka's consumer is made inside a running loop, as in the consumer thread.
-        built = thread._create_worker_consumer(app.transport)
+        built = thread._create_worker_consumer(transport)
         return int(built._fetch_max_wait_ms)
 
     # faust passes 1,500 ms; aiokafka reads this when its fetcher is built at start().
