@@ -268,9 +268,11 @@ class CpuMeter:
 
     def start(self) -> None:
         """Take the first reading."""
+        # The clock starts before the readings and stops after them, so all the CPU time
+        # counted lies within the wall time it is divided by.
+        self._t0 = time.monotonic()
         self._before = cpu_seconds(self._services)
         self._threads_before = thread_sched_seconds(self._services)
-        self._t0 = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         """Cores used by each service since `start()`."""

@@ -66,5 +66,6 @@ def test_the_cpu_meter_gives_the_run_queue_of_its_start_to_stop_interval() -> No
     cores = meter.stop()
     figures = meter.run_queue()["bench"]
     assert cores["bench"] > 0.0
-    assert 0.0 < figures["busiest_thread_run"] <= 1.0
+    # The scheduler's clock and time.monotonic() are separate clocks: a hair of slack above 1.
+    assert 0.0 < figures["busiest_thread_run"] <= 1.01
     assert figures["waiting_cores"] >= figures["busiest_thread_wait"] >= 0.0
